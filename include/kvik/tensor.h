@@ -1,0 +1,53 @@
+// Dense math kernels over weights stored as F32, F16, BF16, Q8_0 or Q4_0.
+// The kernel for each type is picked once per process from the CPU's features (scalar, AVX2+FMA);
+// every output element is one dot product computed by one thread in a fixed order, so results are
+// identical for any thread count and for matrix-vector vs matrix-matrix calls.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "kvik/dtype.h"
+
+namespace kvik {
+
+class ThreadPool;
+
+// A row-major weight matrix: `rows` output features, each row `cols` elements of `type`
+// (GGUF dims [cols, rows]). Rows are RowBytes(type, cols) apart.
+struct MatrixView {
+  DType type = DType::kF32;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  const uint8_t* data = nullptr;
+
+  const uint8_t* row(int64_t r) const { return data + r * RowBytes(type, cols); }
+};
+
+// y[r] = W[r] · x for every row. x: cols floats; y: rows floats.
+void MatVec(const MatrixView& w, const float* x, float* y, ThreadPool* pool);
+// Y[t][r] = W[r] · X[t] for t in [0, n_tokens). X: (n_tokens, cols); Y: (n_tokens, rows), row-major.
+// Bit-identical to n_tokens MatVec calls.
+void MatMul(const MatrixView& w, const float* x, int64_t n_tokens, float* y, ThreadPool* pool);
+
+// Dot product of one stored row with f32 x (n elements); the dispatched kernel.
+float DotRow(DType type, const uint8_t* row, const float* x, int64_t n);
+// The plain-C++ reference every SIMD kernel is tested against.
+float DotRowScalar(DType type, const uint8_t* row, const float* x, int64_t n);
+// Which implementation DotRow uses on this CPU: "avx2" or "scalar".
+std::string_view KernelIsa();
+
+// out = x / sqrt(mean(x²) + eps) * weight.
+void RmsNorm(float* out, const float* x, const float* weight, int64_t n, float eps);
+// Rotates adjacent pairs (x[2i], x[2i+1]) of each of n_heads heads by angle pos · base^(-2i/rope_dim),
+// for 2i < rope_dim (llama / GGUF "normal" RoPE).
+void RopeInPlace(float* x, int64_t n_heads, int64_t head_dim, int64_t rope_dim, int64_t pos,
+                 float freq_base);
+// In-place softmax over n values (max-subtracted).
+void SoftmaxInPlace(float* x, int64_t n);
+// Index of the largest of n values; the lowest index on ties (greedy decoding).
+int32_t ArgMax(const float* x, int64_t n);
+// gate[i] = silu(gate[i]) * up[i] (SwiGLU).
+void SwiGluInPlace(float* gate, const float* up, int64_t n);
+
+}  // namespace kvik

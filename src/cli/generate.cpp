@@ -1,0 +1,102 @@
+// kvik generate: prompt → text with one sequence, printing speed and KV-cache use.
+#include <thread>
+
+#include "cli/command.h"
+#include "cli/common.h"
+#include "kvik/generate.h"
+#include "kvik/kv_layout.h"
+#include "kvik/model.h"
+#include "kvik/tokenizer.h"
+#include "util/thread_pool.h"
+
+namespace kvik::cli {
+namespace {
+
+int RunGenerate(int argc, char** argv) {
+  CLI::App app("Generate text from a prompt", "generate");
+  std::string model_path, prompt = "Once upon a time", kv_dtype = "f32";
+  GenerateOptions options;
+  options.max_new_tokens = 128;
+  int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  bool stream = false, no_cache = false;
+  app.add_option("-m,--model", model_path, "model .gguf (default: models/stories15M.gguf)");
+  app.add_option("-p,--prompt", prompt, "prompt text");
+  app.add_option("-n,--n-predict", options.max_new_tokens, "tokens to generate")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 24));
+  app.add_option("--temp", options.sampling.temperature, "temperature; 0 = greedy")
+      ->check(CLI::Range(0.0f, 100.0f));
+  app.add_option("--top-k", options.sampling.top_k, "keep the k most likely tokens (0 = off)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--top-p", options.sampling.top_p, "nucleus sampling mass (1 = off)")
+      ->check(CLI::Range(0.0f, 1.0f));
+  app.add_option("--min-p", options.sampling.min_p, "drop tokens below min_p · p_max (0 = off)")
+      ->check(CLI::Range(0.0f, 1.0f));
+  app.add_option("--seed", options.sampling.seed, "sampling seed");
+  app.add_option("-c,--ctx", options.context_tokens, "context length (default: the model's)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("-t,--threads", threads, "threads")->check(CLI::Range(1, 256));
+  app.add_option("--kv-dtype", kv_dtype, "KV-cache element type")
+      ->check(DTypeValidator({"f32", "f16", "bf16", "q8_0", "q4_0"}));
+  app.add_flag("--no-cache", no_cache, "recompute the whole sequence for every token (O(n²) baseline)");
+  app.add_flag("--stream", stream, "print tokens as they are generated");
+  int exit_code = 0;
+  if (!Parse(app, argc, argv, exit_code)) return exit_code;
+
+  if (model_path.empty()) model_path = DefaultModelPath(argv[0]);
+  if (model_path.empty()) {
+    std::fprintf(stderr,
+                 "error: no model given and the default (models/stories15M.gguf) is absent.\n"
+                 "  get it with:  make demo   (or: scripts/fetch-model.sh, then kvik convert ...)\n"
+                 "  or write a test model:  kvik make-model --preset tiny -o tiny.gguf\n");
+    return kExitFailure;
+  }
+  auto model = Model::Load(model_path);
+  if (!model.ok()) return Fail(model.status());
+  auto tokenizer = Tokenizer::FromGguf((*model)->file());
+  if (!tokenizer.ok()) return Fail(tokenizer.status());
+
+  options.use_cache = !no_cache;
+  options.kv_dtype = *ParseDType(kv_dtype);
+  options.eos_id = tokenizer->eos_id();
+  const std::vector<int32_t> prompt_tokens = tokenizer->Encode(prompt, tokenizer->add_bos());
+  ThreadPool pool(threads);
+
+  std::string text = prompt;
+  if (stream) {
+    std::fputs(prompt.c_str(), stdout);
+    std::fflush(stdout);
+  }
+  auto on_token = [&](int32_t token) {
+    const std::string piece = tokenizer->TokenToPiece(token);
+    text += piece;
+    if (stream) {
+      std::fputs(piece.c_str(), stdout);
+      std::fflush(stdout);
+    }
+    return true;
+  };
+  auto result = Generate(**model, prompt_tokens, options, &pool, on_token);
+  if (!result.ok()) return Fail(result.status());
+  if (!stream) std::fputs(text.c_str(), stdout);
+  std::fputs("\n", stdout);
+  std::fflush(stdout);
+
+  const GenerateResult& r = *result;
+  const double prefill_tps = r.prefill_ms > 0 ? r.prompt_tokens / (r.prefill_ms / 1000) : 0;
+  const double decode_tps = r.decode_ms > 0 ? r.decode_steps / (r.decode_ms / 1000) : 0;
+  std::fprintf(stderr,
+               "\n[kvik] prefill %lld tok in %.1f ms (%.1f tok/s) | decode %lld tok in %.1f ms "
+               "(%.1f tok/s%s) | KV cache %s: %s used of %s allocated | %d threads, %s kernels | "
+               "finish: %s\n",
+               (long long)r.prompt_tokens, r.prefill_ms, prefill_tps, (long long)r.decode_steps,
+               r.decode_ms, decode_tps, no_cache ? ", recomputing" : "", kv_dtype.c_str(),
+               FormatBytes(r.kv_bytes_used).c_str(), FormatBytes(r.kv_bytes_allocated).c_str(),
+               threads, std::string(KernelIsa()).c_str(), FinishReasonName(r.finish_reason));
+  return 0;
+}
+
+}  // namespace
+
+KVIK_COMMAND("generate", "generate text from a prompt (with or without the KV cache)", RunGenerate);
+
+}  // namespace kvik::cli

@@ -1,0 +1,71 @@
+// Scalar reference dot products. Plain loops, accumulated in f32 in index order.
+#include <cstring>
+
+#include "tensor/dot_kernels.h"
+#include "util/half.h"
+
+namespace kvik::kernels {
+namespace {
+
+float DotF32(const uint8_t* row, const float* x, int64_t n) {
+  const float* w = reinterpret_cast<const float*>(row);
+  float sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += w[i] * x[i];
+  return sum;
+}
+
+uint16_t Load16(const uint8_t* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
+
+float DotF16(const uint8_t* row, const float* x, int64_t n) {
+  float sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += F16ToF32(Load16(row + 2 * i)) * x[i];
+  return sum;
+}
+
+float DotBf16(const uint8_t* row, const float* x, int64_t n) {
+  float sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += Bf16ToF32(Load16(row + 2 * i)) * x[i];
+  return sum;
+}
+
+float DotQ8_0(const uint8_t* row, const float* x, int64_t n) {
+  float sum = 0;
+  for (int64_t b = 0; b < n / 32; ++b, row += 34, x += 32) {
+    float block_sum = 0;
+    for (int j = 0; j < 32; ++j) block_sum += static_cast<int8_t>(row[2 + j]) * x[j];
+    sum += F16ToF32(Load16(row)) * block_sum;
+  }
+  return sum;
+}
+
+float DotQ4_0(const uint8_t* row, const float* x, int64_t n) {
+  float sum = 0;
+  for (int64_t b = 0; b < n / 32; ++b, row += 18, x += 32) {
+    float block_sum = 0;
+    for (int j = 0; j < 16; ++j) {
+      block_sum += ((row[2 + j] & 0x0f) - 8) * x[j];
+      block_sum += ((row[2 + j] >> 4) - 8) * x[j + 16];
+    }
+    sum += F16ToF32(Load16(row)) * block_sum;
+  }
+  return sum;
+}
+
+}  // namespace
+
+DotFn ScalarDot(DType type) {
+  switch (type) {
+    case DType::kF32: return DotF32;
+    case DType::kF16: return DotF16;
+    case DType::kBF16: return DotBf16;
+    case DType::kQ8_0: return DotQ8_0;
+    case DType::kQ4_0: return DotQ4_0;
+    default: return nullptr;
+  }
+}
+
+}  // namespace kvik::kernels

@@ -1,0 +1,59 @@
+// Element-wise and normalisation kernels. Plain loops in a fixed order (deterministic).
+#include <cmath>
+
+#include "kvik/tensor.h"
+
+namespace kvik {
+
+void RmsNorm(float* out, const float* x, const float* weight, int64_t n, float eps) {
+  float sum_squares = 0;
+  for (int64_t i = 0; i < n; ++i) sum_squares += x[i] * x[i];
+  const float scale = 1.0f / std::sqrt(sum_squares / static_cast<float>(n) + eps);
+  for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
+}
+
+void RopeInPlace(float* x, int64_t n_heads, int64_t head_dim, int64_t rope_dim, int64_t pos,
+                 float freq_base) {
+  for (int64_t i = 0; i < rope_dim; i += 2) {
+    // theta_i = pos * base^(-i/rope_dim) (RoFormer, Su et al. 2021), computed in double so the angle
+    // is accurate at long positions, then rounded once.
+    const double angle = static_cast<double>(pos) *
+                         std::pow(static_cast<double>(freq_base), -static_cast<double>(i) / rope_dim);
+    const float c = static_cast<float>(std::cos(angle));
+    const float s = static_cast<float>(std::sin(angle));
+    for (int64_t h = 0; h < n_heads; ++h) {
+      float* pair = x + h * head_dim + i;
+      const float a = pair[0], b = pair[1];
+      pair[0] = a * c - b * s;
+      pair[1] = a * s + b * c;
+    }
+  }
+}
+
+void SoftmaxInPlace(float* x, int64_t n) {
+  float max_value = x[0];
+  for (int64_t i = 1; i < n; ++i) max_value = std::fmax(max_value, x[i]);
+  float sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - max_value);
+    sum += x[i];
+  }
+  const float inv = 1.0f / sum;
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+int32_t ArgMax(const float* x, int64_t n) {
+  int64_t best = 0;
+  for (int64_t i = 1; i < n; ++i)
+    if (x[i] > x[best]) best = i;
+  return static_cast<int32_t>(best);
+}
+
+void SwiGluInPlace(float* gate, const float* up, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    gate[i] = g / (1.0f + std::exp(-g)) * up[i];
+  }
+}
+
+}  // namespace kvik

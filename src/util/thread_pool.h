@@ -1,0 +1,47 @@
+// A persistent pool of worker threads for data-parallel loops.
+// ParallelFor splits [0, n) into one contiguous range per thread, always the same way for the same
+// (n, thread count), so per-item results never depend on scheduling. Nothing is allocated per call.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace kvik {
+
+class ThreadPool {
+ public:
+  // n_threads counts the calling thread: 1 means "run inline, start no workers".
+  explicit ThreadPool(int n_threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int n_threads() const { return n_threads_; }
+
+  // Calls fn(begin, end) on disjoint ranges covering [0, n); returns when all are done.
+  // Ranges are aligned to `grain` items (except the last) so SIMD-sized chunks stay whole.
+  void ParallelFor(int64_t n, const std::function<void(int64_t, int64_t)>& fn, int64_t grain = 1);
+
+ private:
+  void WorkerLoop(int worker_index);
+  void RunShare(int thread_index);
+
+  int n_threads_;
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable work_ready_;
+  std::condition_variable work_done_;
+  uint64_t generation_ = 0;
+  int pending_ = 0;
+  bool stopping_ = false;
+  // The current job (valid while pending_ > 0).
+  const std::function<void(int64_t, int64_t)>* job_ = nullptr;
+  int64_t job_n_ = 0;
+  int64_t job_grain_ = 1;
+};
+
+}  // namespace kvik
