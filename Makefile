@@ -36,8 +36,9 @@ fuzz:
 	@KVIK_WANT_FUZZ=1 scripts/bootstrap.sh
 	@cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKVIK_FUZZ=ON -DKVIK_BUILD_BENCH=OFF \
 		-DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
-	@cmake --build build-fuzz -j $(JOBS)
+	@cmake --build build-fuzz -j $(JOBS) --target $$(ls tests/fuzz/*_fuzz.cpp | xargs -n1 basename | sed "s/\.cpp$$//")
 	@mkdir -p build-fuzz/corpus
+	@/usr/bin/python3 tests/fuzz/make_gguf_seeds.py build-fuzz/corpus/gguf_fuzz >/dev/null
 	@for f in build-fuzz/*_fuzz; do echo "== $$f (60 s)"; \
 		mkdir -p build-fuzz/corpus/$$(basename $$f); \
 		$$f -max_total_time=60 -print_final_stats=1 build-fuzz/corpus/$$(basename $$f) || exit 1; done

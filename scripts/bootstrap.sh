@@ -6,6 +6,7 @@ packages=(
   build-essential cmake pkg-config git
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libxxhash-dev
+  redis-server libhiredis-dev
   python3 python3-numpy
   nodejs npm
 )

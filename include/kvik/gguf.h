@@ -30,7 +30,7 @@ struct Value {
   ValueType type = ValueType::kUint8;
   ValueType element_type = ValueType::kUint8;  // for kArray
   int64_t int_value = 0;        // every signed/unsigned int type and bool; u64 above INT64_MAX wraps
-  uint64_t uint_value = 0;      // every unsigned int type and bool
+  uint64_t uint_value = 0;      // every unsigned int type and bool; signed ints when >= 0, else 0
   double float_value = 0;       // kFloat32 / kFloat64
   std::string string_value;     // kString
   std::vector<double> numbers;  // kArray of numbers/bools
@@ -65,6 +65,8 @@ class File {
   uint32_t version() const { return version_; }
   uint64_t alignment() const { return alignment_; }
   uint64_t file_bytes() const { return bytes_.size(); }
+  // Where the data section starts (tensor offsets count from here).
+  uint64_t data_offset() const { return data_offset_; }
 
   // Metadata in file order.
   const std::vector<std::pair<std::string, Value>>& metadata() const { return metadata_; }
@@ -92,15 +94,25 @@ class File {
   std::string path_;
   uint32_t version_ = 0;
   uint64_t alignment_ = 32;
+  uint64_t data_offset_ = 0;
   std::vector<std::pair<std::string, Value>> metadata_;
+  std::map<std::string, size_t, std::less<>> metadata_index_;
   std::vector<TensorInfo> tensors_;
   std::map<std::string, size_t, std::less<>> tensor_index_;
 };
 
 // Builds a GGUF v3 file. Metadata and tensors are written in the order they were added, so the same
-// calls always give byte-identical files.
+// calls always give byte-identical files. Setting a key again replaces its value in place.
+// `general.alignment` (u32, a power of two) is written as 32 unless set; tensor data is aligned to
+// it and zero-padded, the last tensor included (as ggml writes it).
 class Writer {
  public:
+  void SetUint8(std::string key, uint8_t value);
+  void SetInt8(std::string key, int8_t value);
+  void SetUint16(std::string key, uint16_t value);
+  void SetInt16(std::string key, int16_t value);
+  void SetInt64(std::string key, int64_t value);
+  void SetFloat64(std::string key, double value);
   void SetUint32(std::string key, uint32_t value);
   void SetInt32(std::string key, int32_t value);
   void SetUint64(std::string key, uint64_t value);
@@ -110,12 +122,20 @@ class Writer {
   void SetStringArray(std::string key, std::vector<std::string> values);
   void SetFloat32Array(std::string key, std::vector<float> values);
   void SetInt32Array(std::string key, std::vector<int32_t> values);
+  // An array of any number or bool type; InvalidArgument when a value is not exactly representable
+  // in `element_type` (e.g. 1.5 or 300 for u8, 2 for bool).
+  Status SetNumberArray(std::string key, ValueType element_type, const std::vector<double>& values);
 
   // `dims` innermost-first; `data` must hold exactly the bytes `type` needs for those dims.
   Status AddTensor(std::string name, std::vector<uint64_t> dims, DType type,
                    std::vector<uint8_t> data);
 
+  // Ok, or why WriteFile would fail: a `general.alignment` that is not a u32 power of two.
+  Status Check() const;
+  // Writes to a temporary file beside `path`, fsyncs it, then renames it over `path`, so a crash
+  // never leaves a half-written file under that name.
   Status WriteFile(const std::string& path) const;
+  // The whole file in memory; empty when Check() fails.
   std::vector<uint8_t> Serialize() const;
 
  private:
@@ -123,7 +143,8 @@ class Writer {
     std::string key;
     ValueType type;
     ValueType element_type;
-    std::vector<uint8_t> payload;  // encoded value bytes (without key/type)
+    // The bytes after the value type (arrays: element type, length, items).
+    std::vector<uint8_t> payload;
   };
   struct PendingTensor {
     std::string name;
@@ -132,6 +153,8 @@ class Writer {
     std::vector<uint8_t> data;
   };
   void SetRaw(std::string key, ValueType type, ValueType element_type, std::vector<uint8_t> payload);
+  // Everything before the data section: header, metadata, tensor infos, padding.
+  std::vector<uint8_t> SerializeHead() const;
   std::vector<Entry> entries_;
   std::vector<PendingTensor> tensors_;
   uint64_t alignment_ = 32;

@@ -3,6 +3,8 @@
 //                  leading space, unknown bytes as <0xNN> byte tokens (byte fallback).
 //   model "gpt2":  byte-level BPE — bytes mapped to printable code points, merges by rank from
 //                  tokenizer.ggml.merges, a GPT-2/Llama-3 style pre-tokenizer split.
+// User-defined tokens take part in merges like normal pieces (llama.cpp matches them before BPE).
+// Both encoders merge with a heap over a linked list of symbols: O(n log n) in the text length.
 #pragma once
 
 #include <cstdint>
@@ -52,6 +54,7 @@ class Tokenizer {
   std::vector<int32_t> Encode(std::string_view text, bool add_bos) const;
   // The bytes one token stands for (byte tokens give their raw byte, "▁" gives a space; control
   // tokens give ""). Concatenating pieces can split a UTF-8 character across tokens; that is expected.
+  // Unknown tokens give their text; an id outside the vocabulary gives "".
   std::string TokenToPiece(int32_t id) const;
   // Joins pieces; for llama, drops the single leading space that add_space_prefix introduced.
   std::string Decode(const std::vector<int32_t>& ids) const;

@@ -37,12 +37,12 @@ inline bool Parse(CLI::App& app, int argc, char** argv, int& exit_code) {
 }
 
 // A CLI11 validator accepting only the given dtype names.
-inline CLI::Validator DTypeValidator(std::initializer_list<const char*> allowed) {
+inline CLI::Validator DTypeValidator(std::vector<std::string> allowed) {
   std::string list;
-  for (const char* name : allowed) list += (list.empty() ? "" : "|") + std::string(name);
+  for (const auto& name : allowed) list += (list.empty() ? "" : "|") + name;
   return CLI::Validator(
       [allowed, list](std::string& value) -> std::string {
-        for (const char* name : allowed)
+        for (const auto& name : allowed)
           if (value == name) return "";
         return "unknown dtype '" + value + "', expected " + list;
       },

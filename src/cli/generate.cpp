@@ -86,11 +86,12 @@ int RunGenerate(int argc, char** argv) {
   const double decode_tps = r.decode_ms > 0 ? r.decode_steps / (r.decode_ms / 1000) : 0;
   std::fprintf(stderr,
                "\n[kvik] prefill %lld tok in %.1f ms (%.1f tok/s) | decode %lld tok in %.1f ms "
-               "(%.1f tok/s%s) | KV cache %s: %s used of %s allocated | %d threads, %s kernels | "
+               "(%.1f tok/s%s) | KV cache %s: %s used of %s allocated (%llu B) | %d threads, %s kernels | "
                "finish: %s\n",
                (long long)r.prompt_tokens, r.prefill_ms, prefill_tps, (long long)r.decode_steps,
                r.decode_ms, decode_tps, no_cache ? ", recomputing" : "", kv_dtype.c_str(),
                FormatBytes(r.kv_bytes_used).c_str(), FormatBytes(r.kv_bytes_allocated).c_str(),
+               (unsigned long long)r.kv_bytes_allocated,
                threads, std::string(KernelIsa()).c_str(), FinishReasonName(r.finish_reason));
   return 0;
 }

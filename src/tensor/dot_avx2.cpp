@@ -1,5 +1,6 @@
 // AVX2 + FMA (+F16C) dot products, compiled with per-function target attributes so the binary still
 // runs on CPUs without them (the dispatcher only selects these after checking CPUID).
+#include <cpuid.h>
 #include <immintrin.h>
 
 #include <cstring>
@@ -115,8 +116,10 @@ KVIK_AVX2 float DotQ4_0(const uint8_t* row, const float* x, int64_t n) {
 
 bool CpuHasAvx2() {
   __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-         __builtin_cpu_supports("f16c");
+  // F16C is CPUID leaf 1, ECX bit 29 (clang's __builtin_cpu_supports has no "f16c").
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  const bool f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 29));
+  return f16c && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
 DotFn Avx2Dot(DType type) {

@@ -1,0 +1,279 @@
+// kvik bench: prefill/decode throughput (llama-bench style) and the KV-cache cost curve.
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "cli/command.h"
+#include "cli/common.h"
+#include "kvik/kv_layout.h"
+#include "kvik/model.h"
+#include "util/thread_pool.h"
+
+namespace kvik::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Ms(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+struct Summary {
+  double median = 0, mean = 0, stddev = 0;
+};
+
+Summary Summarize(std::vector<double> v) {
+  Summary s;
+  if (v.empty()) return s;
+  std::sort(v.begin(), v.end());
+  s.median = v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+  for (double x : v) s.mean += x / v.size();
+  for (double x : v) s.stddev += (x - s.mean) * (x - s.mean);
+  s.stddev = v.size() > 1 ? std::sqrt(s.stddev / (v.size() - 1)) : 0;
+  return s;
+}
+
+std::vector<int64_t> ParseList(const std::string& text) {
+  std::vector<int64_t> values;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (item.empty()) continue;
+    values.push_back(std::stoll(item));
+  }
+  return values;
+}
+
+// Random token ids (never BOS/EOS, so nothing special happens) — benchmarks don't need text.
+std::vector<int32_t> RandomTokens(int64_t n, int64_t vocab, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int32_t> dist(3, static_cast<int32_t>(vocab - 1));
+  std::vector<int32_t> tokens(n);
+  for (auto& t : tokens) t = dist(rng);
+  return tokens;
+}
+
+struct Bench {
+  const Model& model;
+  ThreadPool& pool;
+  DType kv_dtype;
+
+  // Wall time of prefilling `n` tokens on top of `depth` cached ones.
+  Result<double> PrefillMs(int64_t depth, int64_t n, uint32_t seed) {
+    const ModelConfig& c = model.config();
+    KVIK_ASSIGN_OR_RETURN(DenseKvCache cache, DenseKvCache::Create(c.kv_shape(kv_dtype), depth + n));
+    ForwardState state(c, std::min<int64_t>(512, depth + n), depth + n);
+    std::vector<float> logits(c.vocab_size);
+    const auto tokens = RandomTokens(depth + n, c.vocab_size, seed);
+    if (depth > 0) {
+      KVIK_RETURN_IF_ERROR(model.Forward({tokens.data(), size_t(depth)}, cache, state, logits.data(), false, &pool));
+    }
+    const auto start = Clock::now();
+    KVIK_RETURN_IF_ERROR(model.Forward({tokens.data() + depth, size_t(n)}, cache, state, logits.data(), false, &pool));
+    return Ms(start, Clock::now());
+  }
+
+  // Per-step wall times of decoding `n` tokens one at a time after `depth` cached ones.
+  Result<std::vector<double>> DecodeStepMs(int64_t depth, int64_t n, uint32_t seed) {
+    const ModelConfig& c = model.config();
+    const int64_t capacity = std::max<int64_t>(1, depth) + n;
+    KVIK_ASSIGN_OR_RETURN(DenseKvCache cache, DenseKvCache::Create(c.kv_shape(kv_dtype), capacity));
+    ForwardState state(c, std::min<int64_t>(512, capacity), capacity);
+    std::vector<float> logits(c.vocab_size);
+    const auto tokens = RandomTokens(capacity, c.vocab_size, seed);
+    const int64_t warm = std::max<int64_t>(1, depth);  // at least one token so decode has a context
+    KVIK_RETURN_IF_ERROR(model.Forward({tokens.data(), size_t(warm)}, cache, state, logits.data(), false, &pool));
+    std::vector<double> steps;
+    for (int64_t i = 0; i < n; ++i) {
+      const auto start = Clock::now();
+      KVIK_RETURN_IF_ERROR(model.Forward({tokens.data() + warm + i, 1}, cache, state, logits.data(), false, &pool));
+      steps.push_back(Ms(start, Clock::now()));
+    }
+    return steps;
+  }
+};
+
+// Least-squares fit of y ≈ a·f(x) + b·g(x) (two basis functions), for the theory curves.
+std::pair<double, double> FitTwo(const std::vector<double>& f, const std::vector<double>& g,
+                                 const std::vector<double>& y) {
+  double ff = 0, fg = 0, gg = 0, fy = 0, gy = 0;
+  for (size_t i = 0; i < y.size(); ++i) {
+    ff += f[i] * f[i], fg += f[i] * g[i], gg += g[i] * g[i], fy += f[i] * y[i], gy += g[i] * y[i];
+  }
+  const double det = ff * gg - fg * fg;
+  if (std::fabs(det) < 1e-300) return {0, 0};
+  return {(fy * gg - gy * fg) / det, (gy * ff - fy * fg) / det};
+}
+
+int RunKvCost(Bench& bench, const std::vector<int64_t>& contexts, int reps, bool json,
+              const std::string& model_path) {
+  std::vector<double> cached_ms, recompute_ms;
+  for (int64_t ctx : contexts) {
+    // Cached: the cost of the one decode step that sees `ctx` earlier tokens.
+    auto steps = bench.DecodeStepMs(ctx, reps, 11);
+    if (!steps.ok()) return Fail(steps.status());
+    cached_ms.push_back(Summarize(*steps).median);
+    // Without a cache the same token costs a forward pass over all ctx + 1 tokens.
+    std::vector<double> full;
+    for (int r = 0; r < reps; ++r) {
+      auto ms = bench.PrefillMs(0, ctx + 1, 12 + r);
+      if (!ms.ok()) return Fail(ms.status());
+      full.push_back(*ms);
+    }
+    recompute_ms.push_back(Summarize(full).median);
+    if (!json) std::fprintf(stderr, "  measured ctx %lld\n", (long long)ctx);
+  }
+  // Theory: cached decode reads all weights once plus ctx K/V rows → t = a + b·ctx (linear).
+  // Recompute runs ctx+1 token rows through the weights plus a causal attention over (ctx+1)²/2
+  // pairs → t = c·n + d·n² with n = ctx + 1 (quadratic per token, cubic over a generation).
+  std::vector<double> ones, x, n1, n2;
+  for (int64_t ctx : contexts) {
+    ones.push_back(1), x.push_back(double(ctx));
+    n1.push_back(double(ctx + 1)), n2.push_back(double(ctx + 1) * double(ctx + 1));
+  }
+  const auto [a, b] = FitTwo(ones, x, cached_ms);
+  const auto [c, d] = FitTwo(n1, n2, recompute_ms);
+  nlohmann::json rows = nlohmann::json::array();
+  double worst = 0;
+  if (!json) {
+    std::printf("KV-cache cost curve: %s, kv %s, %d threads, median of %d\n", model_path.c_str(),
+                std::string(Name(bench.kv_dtype)).c_str(), bench.pool.n_threads(), reps);
+    std::printf("theory fits: cached = %.4g + %.4g·ctx ms;  recompute = %.4g·n + %.4g·n² ms (n = ctx+1)\n",
+                a, b, c, d);
+    std::printf("| ctx | cached ms/tok | theory | dev | recompute ms/tok | theory | dev | speed-up |\n");
+    std::printf("|----:|----:|----:|----:|----:|----:|----:|----:|\n");
+  }
+  for (size_t i = 0; i < contexts.size(); ++i) {
+    const double cached_theory = a + b * x[i];
+    const double recompute_theory = c * n1[i] + d * n2[i];
+    const double dev_cached = (cached_ms[i] - cached_theory) / cached_theory * 100;
+    const double dev_recompute = (recompute_ms[i] - recompute_theory) / recompute_theory * 100;
+    worst = std::max({worst, std::fabs(dev_cached), std::fabs(dev_recompute)});
+    rows.push_back({{"ctx", contexts[i]},
+                    {"cached_ms", cached_ms[i]},
+                    {"cached_theory_ms", cached_theory},
+                    {"recompute_ms", recompute_ms[i]},
+                    {"recompute_theory_ms", recompute_theory}});
+    if (!json) {
+      std::printf("| %lld | %.3f | %.3f | %+.1f%% | %.2f | %.2f | %+.1f%% | %.1f× |\n",
+                  (long long)contexts[i], cached_ms[i], cached_theory, dev_cached, recompute_ms[i],
+                  recompute_theory, dev_recompute, recompute_ms[i] / cached_ms[i]);
+    }
+  }
+  if (json) {
+    nlohmann::json out = {{"model", model_path},
+                          {"threads", bench.pool.n_threads()},
+                          {"kv_dtype", std::string(Name(bench.kv_dtype))},
+                          {"reps", reps},
+                          {"fit", {{"cached_a_ms", a}, {"cached_b_ms_per_token", b},
+                                   {"recompute_c_ms", c}, {"recompute_d_ms", d}}},
+                          {"max_abs_deviation_pct", worst},
+                          {"rows", rows}};
+    std::printf("%s\n", out.dump(2).c_str());
+  } else {
+    std::printf("largest deviation from theory: %.1f%%\n", worst);
+  }
+  return 0;
+}
+
+int RunBench(int argc, char** argv) {
+  CLI::App app("Measure prefill (pp) and decode (tg) speed, or the KV-cache cost curve", "bench");
+  std::string model_path, prompt_list = "128", kv_dtype = "f32", kv_cost_list;
+  int64_t n_gen = 128, depth = 0;
+  int reps = 5;
+  int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  bool json = false;
+  app.add_option("-m,--model", model_path, "model .gguf")->required();
+  app.add_option("-p,--n-prompt", prompt_list, "prefill sizes, comma-separated (0 = skip)");
+  app.add_option("-n,--n-gen", n_gen, "tokens to decode (0 = skip)")->check(CLI::NonNegativeNumber);
+  app.add_option("-d,--depth", depth, "tokens already in the cache before each test")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("-r,--repetitions", reps, "repetitions")->check(CLI::Range(1, 1000));
+  app.add_option("-t,--threads", threads, "threads")->check(CLI::Range(1, 256));
+  app.add_option("--kv-dtype", kv_dtype, "KV-cache element type")
+      ->check(DTypeValidator({"f32", "f16", "bf16", "q8_0", "q4_0"}));
+  app.add_option("--kv-cost", kv_cost_list,
+                 "cost-curve mode: contexts (e.g. 64,256,1024,2048) for cached vs recompute ms/token");
+  app.add_flag("--json", json, "machine-readable output");
+  int exit_code = 0;
+  if (!Parse(app, argc, argv, exit_code)) return exit_code;
+
+  std::vector<int64_t> prompts, contexts;
+  try {
+    prompts = ParseList(prompt_list);
+    contexts = ParseList(kv_cost_list);
+  } catch (const std::exception&) {
+    std::fprintf(stderr, "error: -p and --kv-cost take comma-separated integers\n");
+    return kExitUsage;
+  }
+  auto model = Model::Load(model_path);
+  if (!model.ok()) return Fail(model.status());
+  const ModelConfig& c = (*model)->config();
+  for (int64_t v : prompts)
+    if (v < 0 || depth + v > c.context_length) return Fail(InvalidArgument("-p/--depth exceed the context"));
+  for (int64_t v : contexts)
+    if (v < 1 || v + 1 > c.context_length) return Fail(InvalidArgument("--kv-cost contexts must be in [1, context)"));
+  if (depth + n_gen + 1 > c.context_length) return Fail(InvalidArgument("--depth + -n exceed the context"));
+
+  ThreadPool pool(threads);
+  Bench bench{**model, pool, *ParseDType(kv_dtype)};
+  if (!contexts.empty()) return RunKvCost(bench, contexts, reps, json, model_path);
+
+  uint64_t weight_bytes = 0;
+  for (const auto& t : (*model)->file().tensors()) weight_bytes += t.n_bytes;
+  nlohmann::json results = nlohmann::json::array();
+  if (!json) {
+    std::printf("| model | size | params | threads | kv | test | t/s (median) | mean ± stddev |\n");
+    std::printf("|---|---:|---:|---:|---|---|---:|---:|\n");
+  }
+  auto report = [&](const std::string& test, const std::vector<double>& tps) {
+    const Summary s = Summarize(tps);
+    const std::string name = c.name.empty() ? model_path : c.name;
+    if (json) {
+      results.push_back({{"model", name}, {"test", test}, {"threads", threads}, {"kv_dtype", kv_dtype},
+                         {"depth", depth}, {"tokens_per_second_median", s.median},
+                         {"tokens_per_second_mean", s.mean}, {"tokens_per_second_stddev", s.stddev},
+                         {"samples", tps}});
+    } else {
+      std::printf("| %s | %s | %.2f M | %d | %s | %s | %.2f | %.2f ± %.2f |\n", name.c_str(),
+                  FormatBytes(weight_bytes).c_str(), (*model)->n_parameters() / 1e6, threads,
+                  kv_dtype.c_str(), test.c_str(), s.median, s.mean, s.stddev);
+      std::fflush(stdout);
+    }
+  };
+  const std::string at = depth > 0 ? " @ d" + std::to_string(depth) : "";
+  for (int64_t n : prompts) {
+    if (n == 0) continue;
+    std::vector<double> tps;
+    for (int r = 0; r < reps; ++r) {
+      auto ms = bench.PrefillMs(depth, n, 100 + r);
+      if (!ms.ok()) return Fail(ms.status());
+      tps.push_back(n / (*ms / 1000));
+    }
+    report("pp" + std::to_string(n) + at, tps);
+  }
+  if (n_gen > 0) {
+    std::vector<double> tps;
+    for (int r = 0; r < reps; ++r) {
+      auto steps = bench.DecodeStepMs(depth, n_gen, 200 + r);
+      if (!steps.ok()) return Fail(steps.status());
+      double total = 0;
+      for (double ms : *steps) total += ms;
+      tps.push_back(n_gen / (total / 1000));
+    }
+    report("tg" + std::to_string(n_gen) + at, tps);
+  }
+  if (json) std::printf("%s\n", results.dump(2).c_str());
+  return 0;
+}
+
+}  // namespace
+
+KVIK_COMMAND("bench", "prefill/decode tokens per second, or the KV-cache cost curve (--kv-cost)", RunBench);
+
+}  // namespace kvik::cli

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# End-to-end tests of the kvik binary: `cli_test.sh KVIK CASE` runs one case; exit 0 = pass.
+set -uo pipefail
+kvik=$1
+case_name=$2
+work=$(mktemp -d "${TMPDIR:-/tmp}/kvik-cli-XXXXXX")
+trap 'rm -rf "$work"' EXIT
+py=/usr/bin/python3
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# expect_error CMD... : must exit non-zero (but not crash: no signal, i.e. status < 128) with a
+# single "error: ..." line on stderr.
+expect_error() {
+  local out status
+  out=$("$@" 2>&1 >/dev/null); status=$?
+  [[ $status -ne 0 ]] || fail "expected failure from: $*"
+  [[ $status -lt 128 ]] || fail "crashed (status $status): $*"
+  [[ $(grep -c '^error: ' <<<"$out") -eq 1 ]] || fail "expected one 'error:' line from $*, got: $out"
+  echo "$out"
+}
+
+tiny() { [[ -f $work/tiny.gguf ]] || "$kvik" make-model --preset tiny -o "$work/tiny.gguf" >/dev/null; echo "$work/tiny.gguf"; }
+
+# patch FILE OFFSET HEXBYTES: overwrite bytes in place.
+patch() { $py -c "import sys; f=open(sys.argv[1],'r+b'); f.seek(int(sys.argv[2])); f.write(bytes.fromhex(sys.argv[3]))" "$@"; }
+
+case $case_name in
+  bad_model_files)
+    model=$(tiny)
+    size=$(stat -c %s "$model")
+    # Truncated: in the header, in the metadata, in the tensor infos, and in the tensor data.
+    for cut in 3 20 200 5000 $((size - 100)); do
+      head -c $cut "$model" >"$work/cut.gguf"
+      msg=$(expect_error "$kvik" inspect "$work/cut.gguf") || exit 1
+      msg2=$(expect_error "$kvik" generate -m "$work/cut.gguf" -n 1) || exit 1
+    done
+    cp "$model" "$work/magic.gguf"; patch "$work/magic.gguf" 0 46554747
+    expect_error "$kvik" inspect "$work/magic.gguf" | grep -q magic || fail "wrong magic not named"
+    cp "$model" "$work/version.gguf"; patch "$work/version.gguf" 4 09000000
+    expect_error "$kvik" inspect "$work/version.gguf" | grep -qi version || fail "bad version not named"
+    cp "$model" "$work/count.gguf"; patch "$work/count.gguf" 8 ffffffffffffff0f
+    expect_error "$kvik" inspect "$work/count.gguf" | grep -qi count || fail "huge tensor count not named"
+    cp "$model" "$work/kvcount.gguf"; patch "$work/kvcount.gguf" 16 ffffffffffffff7f
+    expect_error "$kvik" inspect "$work/kvcount.gguf" >/dev/null || exit 1
+    # Out-of-range tensor offset: the last tensor's offset field sits 8 bytes before the data
+    # section's padding; find it via the reference reader's layout instead of guessing.
+    off=$($py - "$model" <<'PY'
+import sys, struct
+sys.path.insert(0, "tests/reference")
+import gguf_ref
+g = gguf_ref.GGUFFile(sys.argv[1])
+print(g.tensor_info_offset_fields[-1] if hasattr(g, "tensor_info_offset_fields") else -1)
+PY
+)
+    if [[ $off -lt 0 ]]; then
+      # Fallback: the offset field of the last tensor info ends right before the alignment padding;
+      # scan for the known last data offset written as u64.
+      off=$($py - "$model" <<'PY'
+import sys, struct
+data = open(sys.argv[1], 'rb').read()
+name = b"output.weight"
+i = data.rfind(name)
+# name, then u32 n_dims, n_dims u64 dims, u32 type, u64 offset
+n_dims = struct.unpack_from('<I', data, i + len(name))[0]
+print(i + len(name) + 4 + 8 * n_dims + 4)
+PY
+)
+    fi
+    cp "$model" "$work/offset.gguf"; patch "$work/offset.gguf" "$off" 00000000ffff0000
+    expect_error "$kvik" inspect "$work/offset.gguf" >/dev/null || exit 1
+    expect_error "$kvik" generate -m /nonexistent/model.gguf -n 1 | grep -q nonexistent || fail "missing file not named"
+    ;;
+
+  bad_options)
+    model=$(tiny)
+    for args in "generate --frobnicate" "generate -m $model -n -5" "generate -m $model --temp abc" \
+                "kv-size --dtype f8" "kv-size --layers 2" "make-model --preset huge -o $work/x.gguf" \
+                "nosuchcommand"; do
+      # shellcheck disable=SC2086
+      "$kvik" $args >/dev/null 2>"$work/err"; status=$?
+      [[ $status -eq 2 ]] || fail "'kvik $args' exited $status, expected 2 (usage error)"
+      grep -q '^error: ' "$work/err" || fail "'kvik $args' printed no error line"
+    done
+    ;;
+
+  oversize_prompt)
+    model=$(tiny)
+    prompt=$(printf 'word %.0s' $(seq 1 3000))
+    expect_error "$kvik" generate -m "$model" -p "$prompt" -n 4 --ctx 256 | grep -q "more than the context" \
+      || fail "oversize prompt not explained"
+    ;;
+
+  kv_size)
+    out=$("$kvik" kv-size --preset llama-3-8b --ctx 4096 --dtype f16 --json)
+    grep -q '"bytes":536870912' <<<"$out" || fail "llama-3-8b 4096 f16 should be 536870912 bytes: $out"
+    grep -q '"human":"512 MiB"' <<<"$out" || fail "expected 512 MiB: $out"
+    out=$("$kvik" kv-size --layers 32 --kv-heads 32 --head-dim 128 --ctx 4096 --batch 2 --dtype f16 --json)
+    grep -q '"bytes":4294967296' <<<"$out" || fail "llama-2-7b-like ×2 should be 4 GiB: $out"
+    out=$("$kvik" kv-size --preset gpt-3-175b --dtype f16 --json)  # native 2048 ctx
+    grep -q '"bytes":9663676416' <<<"$out" || fail "gpt-3 2048 f16 should be 9 GiB: $out"
+    out=$("$kvik" kv-size --layers 2 --kv-heads 2 --head-dim 32 --ctx 100 --dtype q8_0 --json)
+    grep -q '"bytes":27200' <<<"$out" || fail "q8_0 uses 34 bytes per 32 values: $out"
+    "$kvik" kv-size --preset tinyllama-1.1b --ctx 2048 | grep -q "44 MiB" || fail "tinyllama text output"
+    ;;
+
+  memory_matches_formula)
+    model=$(tiny)
+    for dtype in f32 f16; do
+      line=$("$kvik" generate -m "$model" -p "the cat sat" -n 33 --temp 0 --kv-dtype $dtype 2>&1 >/dev/null | grep '\[kvik\]')
+      prompt_tokens=$(sed -E 's/.*prefill ([0-9]+) tok.*/\1/' <<<"$line")
+      allocated=$(sed -E 's/.*allocated \(([0-9]+) B\).*/\1/' <<<"$line")
+      # The cache holds every token that is fed back: S = prompt + 33 - 1.
+      expected=$("$kvik" kv-size --model "$model" --ctx $((prompt_tokens + 32)) --dtype $dtype --json |
+                 $py -c 'import json,sys; print(json.load(sys.stdin)["bytes"])')
+      [[ -n $allocated && $allocated -eq $expected ]] || fail "generate allocated '$allocated' B, kv-size says $expected B: $line"
+    done
+    ;;
+
+  generate_greedy_is_deterministic_and_cache_free_path_agrees)
+    model=$(tiny)
+    a=$("$kvik" generate -m "$model" -p "once upon a time" -n 40 --temp 0 2>/dev/null)
+    b=$("$kvik" generate -m "$model" -p "once upon a time" -n 40 --temp 0 --no-cache -t 1 2>/dev/null)
+    c=$("$kvik" generate -m "$model" -p "once upon a time" -n 40 --temp 0.9 --seed 5 --stream 2>/dev/null)
+    d=$("$kvik" generate -m "$model" -p "once upon a time" -n 40 --temp 0.9 --seed 5 -t 1 2>/dev/null)
+    [[ "$a" == "$b" ]] || fail "cached and --no-cache greedy outputs differ"
+    [[ "$c" == "$d" ]] || fail "the same seed gave different samples (stream vs not, threads 2 vs 1)"
+    [[ "$a" == "once upon a time"* ]] || fail "output does not start with the prompt: $a"
+    ;;
+
+  make_model_is_reproducible)
+    "$kvik" make-model --preset tiny --seed 3 -o "$work/a.gguf" >/dev/null
+    "$kvik" make-model --preset tiny --seed 3 -o "$work/b.gguf" >/dev/null
+    "$kvik" make-model --preset tiny --seed 4 -o "$work/c.gguf" >/dev/null
+    cmp -s "$work/a.gguf" "$work/b.gguf" || fail "same seed, different files"
+    cmp -s "$work/a.gguf" "$work/c.gguf" && fail "different seeds, same file"
+    for dtype in f16 bf16 q8_0 q4_0; do
+      "$kvik" make-model --preset tiny --dtype $dtype -o "$work/$dtype.gguf" >/dev/null || fail "make-model $dtype"
+      "$kvik" inspect "$work/$dtype.gguf" | grep -q "blk.0.attn_q.weight *$dtype" || fail "inspect shows no $dtype tensor"
+    done
+    ;;
+
+  *) fail "unknown case $case_name" ;;
+esac
+echo "ok: $case_name"

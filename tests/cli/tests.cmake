@@ -1,0 +1,10 @@
+# End-to-end cases of the kvik binary (tests/cli/cli_test.sh), one CTest test each.
+set(kvik_cli_cases
+  bad_model_files bad_options oversize_prompt kv_size memory_matches_formula
+  generate_greedy_is_deterministic_and_cache_free_path_agrees make_model_is_reproducible)
+foreach(case ${kvik_cli_cases})
+  add_test(NAME cli_${case}
+           COMMAND bash ${PROJECT_SOURCE_DIR}/tests/cli/cli_test.sh $<TARGET_FILE:kvik> ${case}
+           WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(cli_${case} PROPERTIES LABELS fast)
+endforeach()
