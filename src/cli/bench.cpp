@@ -98,12 +98,14 @@ struct Bench {
   }
 };
 
-// Least-squares fit of y ≈ a·f(x) + b·g(x) (two basis functions), for the theory curves.
+// Fit of y ≈ a·f(x) + b·g(x) (two basis functions) minimising the squared *relative* error
+// Σ((a·f + b·g − y) / y)², so points spanning orders of magnitude count alike.
 std::pair<double, double> FitTwo(const std::vector<double>& f, const std::vector<double>& g,
                                  const std::vector<double>& y) {
   double ff = 0, fg = 0, gg = 0, fy = 0, gy = 0;
   for (size_t i = 0; i < y.size(); ++i) {
-    ff += f[i] * f[i], fg += f[i] * g[i], gg += g[i] * g[i], fy += f[i] * y[i], gy += g[i] * y[i];
+    const double fi = f[i] / y[i], gi = g[i] / y[i];  // row scaled by 1/y; target becomes 1
+    ff += fi * fi, fg += fi * gi, gg += gi * gi, fy += fi, gy += gi;
   }
   const double det = ff * gg - fg * fg;
   if (std::fabs(det) < 1e-300) return {0, 0};
