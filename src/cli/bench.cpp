@@ -183,13 +183,71 @@ int RunKvCost(Bench& bench, const std::vector<int64_t>& contexts, int reps, bool
   return 0;
 }
 
+// Read bandwidth of this machine: all threads stream-sum a buffer far larger than the caches.
+double MeasureReadBandwidth(ThreadPool& pool, int reps) {
+  const int64_t n = int64_t{256} << 20;  // 256 Mi floats = 1 GiB
+  std::vector<float> buffer(n, 1.0f);
+  std::vector<double> gbps;
+  std::vector<float> partial(pool.n_threads() * 16);
+  for (int r = 0; r < reps + 1; ++r) {  // the first pass warms the page tables and is dropped
+    const auto start = Clock::now();
+    pool.ParallelFor(pool.n_threads(), [&](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; ++t) {
+        const int64_t begin = n * t / pool.n_threads(), end = n * (t + 1) / pool.n_threads();
+        partial[t * 16] = StreamSum(buffer.data() + begin, end - begin);
+      }
+    });
+    const double seconds = Ms(start, Clock::now()) / 1000;
+    if (r > 0) gbps.push_back(n * 4.0 / seconds / 1e9);
+  }
+  // Publishing the sums through a volatile keeps the compiler from dropping the reads.
+  volatile float sink = 0;
+  for (float p : partial) sink = sink + p;
+  return Summarize(gbps).median;
+}
+
+int RunRoofline(Bench& bench, int reps, int64_t n_gen, int64_t depth, bool json, const std::string& model_path) {
+  const double bandwidth_gbps = MeasureReadBandwidth(bench.pool, reps);
+  const ModelConfig& c = bench.model.config();
+  uint64_t weight_bytes = 0;
+  for (const auto& t : bench.model.file().tensors()) weight_bytes += t.n_bytes;
+  // A decode step reads every weight once and the K/V of every cached token once (on average the
+  // cache holds depth + n_gen/2 tokens during a tg run).
+  const double kv_bytes = double(c.kv_shape(bench.kv_dtype).bytes_per_token()) * (depth + n_gen / 2.0);
+  const double ceiling_tps = bandwidth_gbps * 1e9 / (double(weight_bytes) + kv_bytes);
+  std::vector<double> tps;
+  for (int r = 0; r < reps; ++r) {
+    auto steps = bench.DecodeStepMs(depth, n_gen, 300 + r);
+    if (!steps.ok()) return Fail(steps.status());
+    double total = 0;
+    for (double ms : *steps) total += ms;
+    tps.push_back(n_gen / (total / 1000));
+  }
+  const double achieved = Summarize(tps).median;
+  if (json) {
+    nlohmann::json out = {{"model", model_path}, {"threads", bench.pool.n_threads()},
+                          {"read_bandwidth_gbps", bandwidth_gbps}, {"weight_bytes", weight_bytes},
+                          {"kv_bytes_per_step", kv_bytes}, {"decode_ceiling_tps", ceiling_tps},
+                          {"decode_tps_median", achieved}, {"fraction", achieved / ceiling_tps}};
+    std::printf("%s\n", out.dump(2).c_str());
+  } else {
+    std::printf("read bandwidth (%d threads, 1 GiB stream, median of %d): %.1f GB/s\n",
+                bench.pool.n_threads(), reps, bandwidth_gbps);
+    std::printf("%s: weights %s + KV %s per step → decode ceiling %.1f tok/s\n", model_path.c_str(),
+                FormatBytes(weight_bytes).c_str(), FormatBytes(uint64_t(kv_bytes)).c_str(), ceiling_tps);
+    std::printf("measured tg%lld: %.1f tok/s (median of %d) = %.0f%% of the roofline\n",
+                (long long)n_gen, achieved, reps, 100 * achieved / ceiling_tps);
+  }
+  return 0;
+}
+
 int RunBench(int argc, char** argv) {
   CLI::App app("Measure prefill (pp) and decode (tg) speed, or the KV-cache cost curve", "bench");
   std::string model_path, prompt_list = "128", kv_dtype = "f32", kv_cost_list;
   int64_t n_gen = 128, depth = 0;
   int reps = 5;
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  bool json = false;
+  bool json = false, roofline = false;
   app.add_option("-m,--model", model_path, "model .gguf")->required();
   app.add_option("-p,--n-prompt", prompt_list, "prefill sizes, comma-separated (0 = skip)");
   app.add_option("-n,--n-gen", n_gen, "tokens to decode (0 = skip)")->check(CLI::NonNegativeNumber);
@@ -201,6 +259,8 @@ int RunBench(int argc, char** argv) {
       ->check(DTypeValidator({"f32", "f16", "bf16", "q8_0", "q4_0"}));
   app.add_option("--kv-cost", kv_cost_list,
                  "cost-curve mode: contexts (e.g. 64,256,1024,2048) for cached vs recompute ms/token");
+  app.add_flag("--roofline", roofline,
+               "measure read bandwidth and compare decode speed with the bandwidth ceiling");
   app.add_flag("--json", json, "machine-readable output");
   int exit_code = 0;
   if (!Parse(app, argc, argv, exit_code)) return exit_code;
@@ -225,6 +285,7 @@ int RunBench(int argc, char** argv) {
   ThreadPool pool(threads);
   Bench bench{**model, pool, *ParseDType(kv_dtype)};
   if (!contexts.empty()) return RunKvCost(bench, contexts, reps, json, model_path);
+  if (roofline) return RunRoofline(bench, reps, n_gen > 0 ? n_gen : 128, depth, json, model_path);
 
   uint64_t weight_bytes = 0;
   for (const auto& t : (*model)->file().tensors()) weight_bytes += t.n_bytes;

@@ -49,6 +49,17 @@ int32_t ArgMax(const float* x, int64_t n) {
   return static_cast<int32_t>(best);
 }
 
+float StreamSum(const float* x, int64_t n) {
+  float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) lanes[k] += x[i + k];
+  float sum = 0;
+  for (; i < n; ++i) sum += x[i];
+  for (float lane : lanes) sum += lane;
+  return sum;
+}
+
 void SwiGluInPlace(float* gate, const float* up, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     const float g = gate[i];
