@@ -1,8 +1,12 @@
 // A persistent pool of worker threads for data-parallel loops.
 // ParallelFor splits [0, n) into one contiguous range per thread, always the same way for the same
 // (n, thread count), so per-item results never depend on scheduling. Nothing is allocated per call.
+// A decode step issues ~10 small jobs per layer, so hand-off latency matters: idle workers spin
+// (with pause) for a short while before sleeping on a condition variable, and the caller spins
+// while the last worker finishes.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -32,13 +36,12 @@ class ThreadPool {
 
   int n_threads_;
   std::vector<std::thread> workers_;
-  std::mutex mutex_;
+  std::mutex mutex_;                 // guards sleeping only; the hand-off itself is lock-free
   std::condition_variable work_ready_;
-  std::condition_variable work_done_;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
-  bool stopping_ = false;
-  // The current job (valid while pending_ > 0).
+  std::atomic<uint64_t> generation_{0};  // bumped (release) once per job; publishes job_*
+  std::atomic<int> pending_{0};          // workers still running the current job
+  std::atomic<bool> stopping_{false};
+  // The current job (written before generation_ is bumped; valid while pending_ > 0).
   const std::function<void(int64_t, int64_t)>* job_ = nullptr;
   int64_t job_n_ = 0;
   int64_t job_grain_ = 1;
