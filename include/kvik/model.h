@@ -18,7 +18,7 @@ namespace kvik {
 class ThreadPool;
 
 struct ModelConfig {
-  std::string architecture;   // general.architecture: "llama" (also "qwen2", "mistral")
+  std::string architecture;   // general.architecture: "llama" or "mistral"
   std::string name;           // general.name, may be empty
   int64_t dim = 0;            // embedding_length
   int64_t n_layers = 0;       // block_count

@@ -33,9 +33,12 @@ Result<float> OptionalFloat(const gguf::File& file, const std::string& key, floa
 Result<ModelConfig> ModelConfig::FromGguf(const gguf::File& file) {
   ModelConfig c;
   KVIK_ASSIGN_OR_RETURN(c.architecture, file.GetString("general.architecture"));
-  if (c.architecture != "llama" && c.architecture != "qwen2" && c.architecture != "mistral") {
+  // qwen2 shares the tensor layout (plus QKV biases, which the forward pass applies) but rotates
+  // with NeoX-style RoPE (pairs i, i + d/2); until that is implemented and tested it is refused
+  // rather than run with the wrong rotation.
+  if (c.architecture != "llama" && c.architecture != "mistral") {
     return Unimplemented(file.path() + ": architecture '" + c.architecture +
-                         "' is not supported (kvik runs llama, mistral and qwen2 models)");
+                         "' is not supported (kvik runs llama and mistral models)");
   }
   if (file.Has("general.name")) {
     KVIK_ASSIGN_OR_RETURN(c.name, file.GetString("general.name"));
