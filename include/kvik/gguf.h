@@ -65,6 +65,8 @@ class File {
   uint32_t version() const { return version_; }
   uint64_t alignment() const { return alignment_; }
   uint64_t file_bytes() const { return bytes_.size(); }
+  // The whole file image (mapped).
+  std::span<const uint8_t> bytes() const { return bytes_; }
   // Where the data section starts (tensor offsets count from here).
   uint64_t data_offset() const { return data_offset_; }
 

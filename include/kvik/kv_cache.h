@@ -1,62 +1,182 @@
-// A dense KV cache for one sequence: one allocation of exactly KvShape::bytes(capacity, 1) bytes,
-// made once, written as tokens are decoded and read by attention.
+// The KV cache: a paged pool of token blocks shared by every sequence (PagedAttention, Kwon et al.
+// 2023), with prefix sharing across requests, block-wise quantised K/V, a sliding window and context
+// shift. The model writes K/V through Reserve/Store/Commit and attention reads through HeadView; no
+// other module sees blocks.
 //
-// Layout: [layer][K=0|V=1][kv_head][position][head_dim], each row stored as `dtype`. Decode attention
-// for one (layer, head) then streams that head's keys, and later its values, from one contiguous run.
+// Memory: one allocation of n_blocks · block_size · KvShape::bytes_per_token() bytes, made once. A
+// dense cache is the special case block_size = context, one block per sequence.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <span>
+#include <string>
+#include <vector>
 
 #include "kvik/kv_layout.h"
 #include "kvik/status.h"
 
 namespace kvik {
 
-class DenseKvCache {
+namespace kv {
+class BlockPool;
+class PrefixIndex;
+struct BlockTable;
+}  // namespace kv
+
+using SequenceId = int32_t;
+
+struct KvCacheOptions {
+  KvShape shape;
+  int64_t block_size = 16;      // tokens per block
+  int64_t n_blocks = 0;         // pool size; see BlocksFor()
+  int64_t sliding_window = 0;   // > 0: a token attends to the last `sliding_window` positions only
+  bool prefix_sharing = true;   // index full blocks and reuse them across sequences
+
+  // Blocks that hold `context_tokens` for each of `n_sequences` sequences (rounded up per sequence).
+  static int64_t BlocksFor(int64_t context_tokens, int64_t n_sequences, int64_t block_size);
+  // Blocks that fit in `budget_bytes`.
+  static int64_t BlocksInBudget(const KvShape& shape, int64_t block_size, uint64_t budget_bytes);
+};
+
+struct KvCacheStats {
+  int64_t blocks_total = 0;
+  int64_t blocks_used = 0;     // owned by at least one sequence
+  int64_t blocks_cached = 0;   // owned by none, still indexed: reusable until evicted
+  int64_t blocks_free = 0;
+  uint64_t bytes_allocated = 0;   // the pool
+  uint64_t bytes_used = 0;        // blocks_used · bytes_per_block
+  uint64_t bytes_holding_tokens = 0;  // token slots filled in used blocks (distinct, shared counted once)
+  int64_t tokens_stored = 0;      // sum over sequences of their length (shared blocks count per owner)
+  int64_t sequences = 0;
+  uint64_t prefix_hit_tokens = 0;  // tokens taken from cached blocks instead of being computed
+  uint64_t prefix_lookup_tokens = 0;  // tokens offered to MatchPrefix
+  uint64_t evictions = 0;          // cached blocks reused for new data
+  uint64_t copy_on_write = 0;      // shared blocks copied before an append
+};
+
+// Where one sequence's rows of one (layer, kv_head) live: position p is row p % block_size of
+// physical block blocks[p / block_size].
+struct KvRun {
+  const uint8_t* pool = nullptr;  // start of the pool
+  const int32_t* blocks = nullptr;
+  uint64_t bytes_per_block = 0;
+  uint64_t run_offset = 0;        // of this (layer, head, K|V) run inside a block
+  uint64_t row_bytes = 0;
+  int64_t block_size = 0;
+  DType dtype = DType::kF32;
+
+  const uint8_t* block_rows(int64_t logical_block) const {
+    return pool + blocks[logical_block] * bytes_per_block + run_offset;
+  }
+  const uint8_t* row(int64_t position) const {
+    return block_rows(position / block_size) + (position % block_size) * row_bytes;
+  }
+};
+
+struct KvHeadView {
+  KvRun keys, values;
+  int64_t head_dim = 0;
+  int64_t sliding_window = 0;  // 0: unlimited
+  // First position a query at `position` may attend to.
+  int64_t first_visible(int64_t position) const {
+    return sliding_window > 0 && position >= sliding_window ? position - sliding_window + 1 : 0;
+  }
+};
+
+class KvCache {
  public:
-  // ResourceExhausted if the allocation fails; InvalidArgument if `dtype` can't store a head row
-  // (block types need head_dim to be a multiple of 32).
-  static Result<DenseKvCache> Create(const KvShape& shape, int64_t capacity_tokens);
+  static Result<std::unique_ptr<KvCache>> Create(const KvCacheOptions& options);
+  ~KvCache();
+  KvCache(const KvCache&) = delete;
+  KvCache& operator=(const KvCache&) = delete;
 
-  const KvShape& shape() const { return shape_; }
-  int64_t capacity_tokens() const { return capacity_tokens_; }
-  // Bytes held: exactly shape().bytes(capacity_tokens(), 1).
-  uint64_t bytes_allocated() const { return bytes_allocated_; }
-  // Bytes holding live tokens: shape().bytes(n_tokens(), 1).
-  uint64_t bytes_used() const { return shape_.bytes(n_tokens_, 1); }
+  const KvShape& shape() const { return options_.shape; }
+  const KvCacheOptions& options() const { return options_; }
+  int64_t block_size() const { return options_.block_size; }
+  uint64_t bytes_allocated() const;
+  KvCacheStats stats() const;
 
-  // Tokens whose K/V are complete in every layer. The model advances it after a forward pass.
-  int64_t n_tokens() const { return n_tokens_; }
-  void set_n_tokens(int64_t n) { n_tokens_ = n; }
-  void Clear() { n_tokens_ = 0; }
+  // --- sequences ---
+  SequenceId AddSequence();
+  // Ends a sequence: its blocks go back to the pool (indexed ones stay cached for reuse).
+  void RemoveSequence(SequenceId seq);
+  // A new sequence sharing all of `seq`'s blocks (copy-on-write when either appends to a shared,
+  // partly filled block); for parallel sampling and beam-like use.
+  Result<SequenceId> Fork(SequenceId seq);
+  bool Contains(SequenceId seq) const;
+  int64_t n_tokens(SequenceId seq) const;
+  std::span<const int32_t> tokens(SequenceId seq) const;
+  // Blocks the sequence holds (incl. reserved ones), and those it needs for `extra` more tokens.
+  int64_t blocks_held(SequenceId seq) const;
+  int64_t blocks_needed(SequenceId seq, int64_t extra) const;
+  int64_t blocks_available() const;  // free + cached (evictable)
 
-  // Stores (converting to dtype) the K and V of one token for one layer; k and v hold
-  // n_kv_heads · head_dim floats, head-major.
-  void Store(int64_t layer, int64_t position, const float* k, const float* v);
+  // Gives an empty sequence the longest cached prefix of `tokens`, at most `max_tokens` of them:
+  // whole indexed blocks by reference, then the best matching part of one more block by copy.
+  // Returns the number of tokens now in the cache; the caller computes only the rest.
+  Result<int64_t> MatchPrefix(SequenceId seq, std::span<const int32_t> tokens, int64_t max_tokens);
 
-  // Start of the run of `capacity_tokens` rows of one head (rows head_row_bytes() apart).
-  const uint8_t* keys(int64_t layer, int64_t kv_head) const { return run(layer, 0, kv_head); }
-  const uint8_t* values(int64_t layer, int64_t kv_head) const { return run(layer, 1, kv_head); }
+  // Drops every token from position `n` on (n ≤ n_tokens): a prompt cache that only partly matches
+  // a new prompt, or rejected speculative tokens.
+  void Truncate(SequenceId seq, int64_t n);
+
+  // --- writing (the model) ---
+  // Makes room for `n` more tokens: allocates blocks, evicting cached ones LRU-first, and copies a
+  // shared last block before it is written. ResourceExhausted when the pool can't hold them.
+  Status Reserve(SequenceId seq, int64_t n);
+  // Stores one token's K and V for one layer (n_kv_heads · head_dim floats each, head-major),
+  // converting to the KV types. `position` must be reserved and not yet committed.
+  void Store(SequenceId seq, int64_t layer, int64_t position, const float* k, const float* v);
+  // The tokens whose K/V are now stored in every layer: they become part of the sequence, full
+  // blocks are indexed for sharing, and blocks outside the sliding window are released.
+  void Commit(SequenceId seq, std::span<const int32_t> tokens);
+
+  // --- reading (attention) ---
+  KvHeadView HeadView(SequenceId seq, int64_t layer, int64_t kv_head) const;
+
+  // --- context full ---
+  // Keeps the first `n_keep` tokens, drops the next `n_discard`, and moves the rest down by
+  // n_discard positions. `rotate_keys(row, n_heads, delta)` must re-rotate n_kv_heads key vectors
+  // of head_dim floats by `delta` positions (RoPE composes: R(p − d) = R(−d)·R(p)). The sequence
+  // is no longer a pure prefix, so its blocks leave the prefix index.
+  using RotateKeys = void (*)(float* keys, int64_t n_heads, int64_t head_dim, int64_t delta,
+                              const void* context);
+  Status Shift(SequenceId seq, int64_t n_keep, int64_t n_discard, RotateKeys rotate_keys,
+               const void* rotate_context);
+
+  // --- persistence (prompt cache) ---
+  // Writes the sequence's tokens and K/V rows; `fingerprint` identifies the model and is checked
+  // on load.
+  Status Save(SequenceId seq, const std::string& path, uint64_t fingerprint) const;
+  // A new sequence holding the saved tokens and K/V.
+  Result<SequenceId> Load(const std::string& path, uint64_t fingerprint);
+
+  // Every block free, cached or owned, refcounts equal to owners; for tests.
+  bool CheckInvariants() const;
 
  private:
-  DenseKvCache() = default;
-  const uint8_t* run(int64_t layer, int kv, int64_t kv_head) const {
-    return storage_.get() + ((layer * 2 + kv) * shape_.n_kv_heads + kv_head) * run_bytes_;
-  }
-  uint8_t* run(int64_t layer, int kv, int64_t kv_head) {
-    return storage_.get() + ((layer * 2 + kv) * shape_.n_kv_heads + kv_head) * run_bytes_;
-  }
+  explicit KvCache(const KvCacheOptions& options);
+  kv::BlockTable& table(SequenceId seq);
+  const kv::BlockTable& table(SequenceId seq) const;
+  SequenceId NewSequence(std::unique_ptr<kv::BlockTable> table);
+  Result<int32_t> AllocateBlock();
+  // Replaces each block covering positions [from, to) that another sequence (or the prefix index)
+  // also sees with a private copy, so it can be written; with `unindex`, a block only the index
+  // shares is taken out of the index instead of copied.
+  Status MakeWritable(kv::BlockTable& t, int64_t from, int64_t to, bool unindex);
+  void CopyRows(int32_t from, int32_t to, int64_t n_rows);
+  void ReleaseBlock(int32_t block);
+  bool IsPrivate(int32_t block) const;
+  void IndexFullBlocks(kv::BlockTable& t);
+  void ReleaseOutsideWindow(kv::BlockTable& t);
 
-  struct FreeDeleter {
-    void operator()(uint8_t* p) const;
-  };
-  KvShape shape_;
-  int64_t capacity_tokens_ = 0;
-  int64_t n_tokens_ = 0;
-  uint64_t run_bytes_ = 0;  // capacity_tokens · head_row_bytes
-  uint64_t bytes_allocated_ = 0;
-  std::unique_ptr<uint8_t, FreeDeleter> storage_;
+  KvCacheOptions options_;
+  std::unique_ptr<kv::BlockPool> pool_;
+  std::unique_ptr<kv::PrefixIndex> index_;
+  std::vector<std::unique_ptr<kv::BlockTable>> sequences_;  // by id; null once removed
+  std::vector<SequenceId> free_ids_;
+  uint64_t prefix_hit_tokens_ = 0, prefix_lookup_tokens_ = 0, copy_on_write_ = 0;
 };
 
 }  // namespace kvik

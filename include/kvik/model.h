@@ -32,8 +32,12 @@ struct ModelConfig {
   float rope_freq_base = 10000.0f;
   float rms_eps = 1e-5f;
   bool tied_output = false;   // no output.weight: logits use token_embd
+  int64_t sliding_window = 0; // attention.sliding_window: attend to the last W positions; 0 = all
 
-  KvShape kv_shape(DType dtype) const { return {n_layers, n_kv_heads, head_dim, dtype}; }
+  KvShape kv_shape(DType dtype) const { return {n_layers, n_kv_heads, head_dim, dtype, dtype}; }
+  KvShape kv_shape(DType key_dtype, DType value_dtype) const {
+    return {n_layers, n_kv_heads, head_dim, key_dtype, value_dtype};
+  }
 
   static Result<ModelConfig> FromGguf(const gguf::File& file);
 };
@@ -61,20 +65,30 @@ struct ModelWeights {
   MatrixView output;                 // (vocab, dim); the embedding itself when tied
 };
 
-// Activations for up to `max_tokens` tokens per forward call and attention over `max_context`
-// positions. Allocated once; a decode step allocates nothing.
+// Activations for up to `max_tokens` token rows per forward step (the rows of every sequence in the
+// batch together). Allocated once; a decode step allocates nothing.
 class ForwardState {
  public:
-  ForwardState(const ModelConfig& config, int64_t max_tokens, int64_t max_context);
+  ForwardState(const ModelConfig& config, int64_t max_tokens);
   int64_t max_tokens() const { return max_tokens_; }
-  int64_t max_context() const { return max_context_; }
 
  private:
   friend class Model;
-  int64_t max_tokens_, max_context_;
+  int64_t max_tokens_;
   std::vector<float> x, normed, q, k, v, attention, projected, gate, up;  // (max_tokens, ·)
-  std::vector<float> scores;    // (n_heads, max_context)
-  std::vector<float> head_row;  // (n_heads, head_dim): dequantised V rows
+  std::vector<SequenceId> row_sequence;  // (max_tokens): the sequence of each row
+  std::vector<int64_t> row_position;     // (max_tokens): its position in that sequence
+};
+
+// Which logits a batch item wants: none (a prompt chunk before the last), its last token's (the
+// next-token distribution), or every token's (perplexity, speculative verification).
+enum class LogitRows { kNone, kLast, kAll };
+
+// A run of consecutive new tokens of one sequence, placed at positions cache.n_tokens(seq) ….
+struct ForwardItem {
+  SequenceId seq = 0;
+  std::span<const int32_t> tokens;
+  LogitRows logits = LogitRows::kLast;
 };
 
 class Model {
@@ -86,19 +100,25 @@ class Model {
   const gguf::File& file() const { return file_; }
   uint64_t n_parameters() const;
 
-  // Runs `tokens` at positions cache.n_tokens() … and appends their K/V to `cache`. Writes the
-  // logits of the last token to `logits` (vocab floats), or of every token ((n, vocab) row-major)
-  // when `all_logits`. Longer inputs than state.max_tokens() are processed in chunks.
-  Status Forward(std::span<const int32_t> tokens, DenseKvCache& cache, ForwardState& state,
-                 float* logits, bool all_logits, ThreadPool* pool) const;
+  // One step over a batch of sequences (continuous batching): every item's tokens go through the
+  // layers together, so each weight matrix is read once per step, not once per sequence. Their K/V
+  // are stored in `cache` and committed. Logit rows are written back to back in item order (kAll: one
+  // per token, kLast: one, kNone: none), vocab floats each. Batches longer than state.max_tokens()
+  // run in chunks. Items must name distinct sequences. ResourceExhausted when the cache can't hold
+  // the new tokens (nothing is computed then).
+  Status Forward(std::span<const ForwardItem> batch, KvCache& cache, ForwardState& state,
+                 float* logits, ThreadPool* pool) const;
+  // The same for one sequence.
+  Status Forward(std::span<const int32_t> tokens, SequenceId seq, KvCache& cache,
+                 ForwardState& state, float* logits, bool all_logits, ThreadPool* pool) const;
 
  private:
-  enum class LogitRows { kNone, kLast, kAll };
   Model(gguf::File file, ModelConfig config, ModelWeights weights);
-  void ForwardChunk(std::span<const int32_t> tokens, DenseKvCache& cache, ForwardState& state,
-                    float* logits, LogitRows rows, ThreadPool* pool) const;
-  void Attention(int64_t layer, int64_t n_tokens, int64_t start_position, const DenseKvCache& cache,
-                 ForwardState& state, ThreadPool* pool) const;
+  Status Validate(std::span<const ForwardItem> batch, const KvCache& cache) const;
+  void ForwardChunk(std::span<const ForwardItem> chunk, KvCache& cache, ForwardState& state,
+                    float* logits, ThreadPool* pool) const;
+  void Attention(int64_t layer, int64_t n_rows, const KvCache& cache, ForwardState& state,
+                 ThreadPool* pool) const;
 
   gguf::File file_;
   ModelConfig config_;

@@ -62,19 +62,30 @@ struct Bench {
   const Model& model;
   ThreadPool& pool;
   DType kv_dtype;
+  int64_t block_size = 16;
+
+  Result<std::unique_ptr<KvCache>> MakeCache(int64_t tokens) const {
+    KvCacheOptions options;
+    options.shape = model.config().kv_shape(kv_dtype);
+    options.block_size = block_size;
+    options.n_blocks = KvCacheOptions::BlocksFor(tokens, 1, block_size);
+    options.prefix_sharing = false;  // every run must compute its tokens
+    return KvCache::Create(options);
+  }
 
   // Wall time of prefilling `n` tokens on top of `depth` cached ones.
   Result<double> PrefillMs(int64_t depth, int64_t n, uint32_t seed) {
     const ModelConfig& c = model.config();
-    KVIK_ASSIGN_OR_RETURN(DenseKvCache cache, DenseKvCache::Create(c.kv_shape(kv_dtype), depth + n));
-    ForwardState state(c, std::min<int64_t>(512, depth + n), depth + n);
+    KVIK_ASSIGN_OR_RETURN(auto cache, MakeCache(depth + n));
+    const SequenceId seq = cache->AddSequence();
+    ForwardState state(c, std::min<int64_t>(512, depth + n));
     std::vector<float> logits(c.vocab_size);
     const auto tokens = RandomTokens(depth + n, c.vocab_size, seed);
     if (depth > 0) {
-      KVIK_RETURN_IF_ERROR(model.Forward({tokens.data(), size_t(depth)}, cache, state, logits.data(), false, &pool));
+      KVIK_RETURN_IF_ERROR(model.Forward({tokens.data(), size_t(depth)}, seq, *cache, state, logits.data(), false, &pool));
     }
     const auto start = Clock::now();
-    KVIK_RETURN_IF_ERROR(model.Forward({tokens.data() + depth, size_t(n)}, cache, state, logits.data(), false, &pool));
+    KVIK_RETURN_IF_ERROR(model.Forward({tokens.data() + depth, size_t(n)}, seq, *cache, state, logits.data(), false, &pool));
     return Ms(start, Clock::now());
   }
 
@@ -82,16 +93,17 @@ struct Bench {
   Result<std::vector<double>> DecodeStepMs(int64_t depth, int64_t n, uint32_t seed) {
     const ModelConfig& c = model.config();
     const int64_t capacity = std::max<int64_t>(1, depth) + n;
-    KVIK_ASSIGN_OR_RETURN(DenseKvCache cache, DenseKvCache::Create(c.kv_shape(kv_dtype), capacity));
-    ForwardState state(c, std::min<int64_t>(512, capacity), capacity);
+    KVIK_ASSIGN_OR_RETURN(auto cache, MakeCache(capacity));
+    const SequenceId seq = cache->AddSequence();
+    ForwardState state(c, std::min<int64_t>(512, capacity));
     std::vector<float> logits(c.vocab_size);
     const auto tokens = RandomTokens(capacity, c.vocab_size, seed);
     const int64_t warm = std::max<int64_t>(1, depth);  // at least one token so decode has a context
-    KVIK_RETURN_IF_ERROR(model.Forward({tokens.data(), size_t(warm)}, cache, state, logits.data(), false, &pool));
+    KVIK_RETURN_IF_ERROR(model.Forward({tokens.data(), size_t(warm)}, seq, *cache, state, logits.data(), false, &pool));
     std::vector<double> steps;
     for (int64_t i = 0; i < n; ++i) {
       const auto start = Clock::now();
-      KVIK_RETURN_IF_ERROR(model.Forward({tokens.data() + warm + i, 1}, cache, state, logits.data(), false, &pool));
+      KVIK_RETURN_IF_ERROR(model.Forward({tokens.data() + warm + i, 1}, seq, *cache, state, logits.data(), false, &pool));
       steps.push_back(Ms(start, Clock::now()));
     }
     return steps;

@@ -12,13 +12,26 @@
 namespace kvik::cli {
 namespace {
 
+void PrintKvStats(const KvCacheStats& s, uint64_t peak_bytes) {
+  std::fprintf(stderr,
+               "[kvik] KV blocks: %lld total, %lld used, %lld cached, %lld free | pool %s (%llu B), "
+               "peak in use %s | tokens stored %lld in %s | prefix hits %llu of %llu tokens | "
+               "evictions %llu | copy-on-write %llu\n",
+               (long long)s.blocks_total, (long long)s.blocks_used, (long long)s.blocks_cached,
+               (long long)s.blocks_free, FormatBytes(s.bytes_allocated).c_str(),
+               (unsigned long long)s.bytes_allocated, FormatBytes(peak_bytes).c_str(),
+               (long long)s.tokens_stored, FormatBytes(s.bytes_holding_tokens).c_str(),
+               (unsigned long long)s.prefix_hit_tokens, (unsigned long long)s.prefix_lookup_tokens,
+               (unsigned long long)s.evictions, (unsigned long long)s.copy_on_write);
+}
+
 int RunGenerate(int argc, char** argv) {
   CLI::App app("Generate text from a prompt", "generate");
-  std::string model_path, prompt = "Once upon a time", kv_dtype = "f32";
+  std::string model_path, prompt = "Once upon a time", kv_dtype = "f32", kv_dtype_k, kv_dtype_v;
   GenerateOptions options;
   options.max_new_tokens = 128;
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  bool stream = false, no_cache = false;
+  bool stream = false, no_cache = false, kv_stats = false;
   app.add_option("-m,--model", model_path, "model .gguf (default: models/stories15M.gguf)");
   app.add_option("-p,--prompt", prompt, "prompt text");
   app.add_option("-n,--n-predict", options.max_new_tokens, "tokens to generate")
@@ -35,8 +48,25 @@ int RunGenerate(int argc, char** argv) {
   app.add_option("-c,--ctx", options.context_tokens, "context length (default: the model's)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("-t,--threads", threads, "threads")->check(CLI::Range(1, 256));
-  app.add_option("--kv-dtype", kv_dtype, "KV-cache element type")
-      ->check(DTypeValidator({"f32", "f16", "bf16", "q8_0", "q4_0"}));
+  const auto kv_types = DTypeValidator({"f32", "f16", "bf16", "q8_0", "q4_0"});
+  app.add_option("--kv-dtype", kv_dtype, "KV-cache element type (keys and values)")->check(kv_types);
+  app.add_option("--kv-dtype-k", kv_dtype_k, "KV-cache type of keys (default: --kv-dtype)")
+      ->check(kv_types);
+  app.add_option("--kv-dtype-v", kv_dtype_v, "KV-cache type of values (default: --kv-dtype)")
+      ->check(kv_types);
+  app.add_option("--block-size", options.block_size, "tokens per KV-cache block")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  app.add_option("--swa-window", options.sliding_window,
+                 "sliding-window attention over the last W tokens (0 = off; default: the model's)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_flag("--context-shift", options.context_shift,
+               "when the context is full, drop the oldest half (after --keep) and go on");
+  app.add_option("--keep", options.keep_tokens, "tokens kept at the start by --context-shift")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--kv-save", options.kv_save_path, "save the sequence's KV cache (prompt cache)");
+  app.add_option("--kv-load", options.kv_load_path,
+                 "start from a saved KV cache; its prefix that matches the prompt is reused");
+  app.add_flag("--kv-stats", kv_stats, "print the KV block pool's statistics at the end");
   app.add_flag("--no-cache", no_cache, "recompute the whole sequence for every token (O(n²) baseline)");
   app.add_flag("--stream", stream, "print tokens as they are generated");
   int exit_code = 0;
@@ -56,7 +86,12 @@ int RunGenerate(int argc, char** argv) {
   if (!tokenizer.ok()) return Fail(tokenizer.status());
 
   options.use_cache = !no_cache;
-  options.kv_dtype = *ParseDType(kv_dtype);
+  options.kv_key_dtype = *ParseDType(kv_dtype_k.empty() ? kv_dtype : kv_dtype_k);
+  options.kv_value_dtype = *ParseDType(kv_dtype_v.empty() ? kv_dtype : kv_dtype_v);
+  const std::string kv_types_text =
+      kv_dtype_k.empty() && kv_dtype_v.empty()
+          ? kv_dtype
+          : std::string(Name(options.kv_key_dtype)) + "/" + std::string(Name(options.kv_value_dtype));
   options.eos_id = tokenizer->eos_id();
   const std::vector<int32_t> prompt_tokens = tokenizer->Encode(prompt, tokenizer->add_bos());
   ThreadPool pool(threads);
@@ -89,10 +124,18 @@ int RunGenerate(int argc, char** argv) {
                "(%.1f tok/s%s) | KV cache %s: %s used of %s allocated (%llu B) | %d threads, %s kernels | "
                "finish: %s\n",
                (long long)r.prompt_tokens, r.prefill_ms, prefill_tps, (long long)r.decode_steps,
-               r.decode_ms, decode_tps, no_cache ? ", recomputing" : "", kv_dtype.c_str(),
+               r.decode_ms, decode_tps, no_cache ? ", recomputing" : "", kv_types_text.c_str(),
                FormatBytes(r.kv_bytes_used).c_str(), FormatBytes(r.kv_bytes_allocated).c_str(),
                (unsigned long long)r.kv_bytes_allocated,
                threads, std::string(KernelIsa()).c_str(), FinishReasonName(r.finish_reason));
+  if (r.prompt_tokens_computed < r.prompt_tokens) {
+    std::fprintf(stderr, "[kvik] prompt cache: %lld of %lld prompt tokens reused\n",
+                 (long long)(r.prompt_tokens - r.prompt_tokens_computed), (long long)r.prompt_tokens);
+  }
+  if (r.context_shifts > 0) {
+    std::fprintf(stderr, "[kvik] context shifts: %lld\n", (long long)r.context_shifts);
+  }
+  if (kv_stats) PrintKvStats(r.kv_stats, r.kv_bytes_peak);
   return 0;
 }
 

@@ -27,7 +27,7 @@ int RunKvSize(int argc, char** argv) {
   CLI::App app("KV-cache bytes = 2 · layers · kv_heads · head_dim · ctx · batch · bytes_per_element",
                "kv-size");
   std::string model_path, preset, dtype = "f16";
-  int64_t layers = 0, kv_heads = 0, head_dim = 0, ctx = 0, batch = 1;
+  int64_t layers = 0, kv_heads = 0, head_dim = 0, ctx = 0, batch = 1, block_size = 16;
   bool json = false;
   auto* model_opt = app.add_option("--model", model_path, "read L, H_kv, d_h and ctx from a GGUF model");
   std::vector<std::string> preset_names;
@@ -42,6 +42,9 @@ int RunKvSize(int argc, char** argv) {
   app.add_option("--batch", batch, "B: sequences")->check(CLI::PositiveNumber);
   app.add_option("--dtype", dtype, "KV element type")
       ->check(DTypeValidator({"f32", "f16", "bf16", "q8_0", "q4_0"}));
+  app.add_option("--block-size", block_size,
+                 "tokens per paged block: the pool kvik allocates rounds S up to whole blocks")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   app.add_flag("--json", json, "print one JSON object");
   model_opt->excludes(preset_opt);
   layers_opt->excludes(model_opt)->excludes(preset_opt);
@@ -78,8 +81,8 @@ int RunKvSize(int argc, char** argv) {
     source = "explicit";
   }
   if (ctx == 0) ctx = native_ctx;
-  const KvShape shape{layers, kv_heads, head_dim, *ParseDType(dtype)};
-  const DTypeInfo& info = Info(shape.dtype);
+  const KvShape shape{layers, kv_heads, head_dim, *ParseDType(dtype), *ParseDType(dtype)};
+  const DTypeInfo& info = Info(shape.key_dtype);
   if (head_dim % info.block_elements != 0) {
     return Fail(InvalidArgument("dtype " + dtype + " stores blocks of " +
                                 std::to_string(info.block_elements) + " values; head_dim " +
@@ -87,6 +90,9 @@ int RunKvSize(int argc, char** argv) {
   }
   const double bytes_per_element = double(info.block_bytes) / info.block_elements;
   const uint64_t total = shape.bytes(ctx, batch);
+  // What kvik's paged pool allocates for B sequences of S tokens: whole blocks per sequence.
+  const int64_t pool_tokens = (ctx + block_size - 1) / block_size * block_size;
+  const uint64_t pool_bytes = shape.bytes(pool_tokens, batch);
   if (json) {
     nlohmann::json out = {{"source", source},
                           {"layers", layers},
@@ -98,6 +104,8 @@ int RunKvSize(int argc, char** argv) {
                           {"bytes_per_element", bytes_per_element},
                           {"bytes_per_token", shape.bytes_per_token()},
                           {"bytes", total},
+                          {"block_size", block_size},
+                          {"pool_bytes", pool_bytes},
                           {"human", FormatBytes(total)}};
     std::printf("%s\n", out.dump().c_str());
     return 0;
@@ -109,6 +117,9 @@ int RunKvSize(int argc, char** argv) {
               (unsigned long long)shape.bytes_per_token(), FormatBytes(shape.bytes_per_token()).c_str());
   std::printf("total: 2·L·H_kv·d_h·S·B·s with S=%lld, B=%lld = %llu bytes (%s)\n", (long long)ctx,
               (long long)batch, (unsigned long long)total, FormatBytes(total).c_str());
+  std::printf("paged pool (blocks of %lld tokens): S rounded up to %lld = %llu bytes (%s)\n",
+              (long long)block_size, (long long)pool_tokens, (unsigned long long)pool_bytes,
+              FormatBytes(pool_bytes).c_str());
   return 0;
 }
 

@@ -24,4 +24,30 @@ std::string FormatBytes(uint64_t bytes) {
   return text;
 }
 
+namespace {
+
+Status ValidateDType(DType type, int64_t head_dim, const char* which) {
+  const DTypeInfo& info = Info(type);
+  if (!info.computable) {
+    return Unimplemented(std::string("KV cache: ") + which + " type " + std::string(info.name) +
+                         " is not supported (use f32, f16, bf16, q8_0 or q4_0)");
+  }
+  if (head_dim % info.block_elements != 0) {
+    return InvalidArgument(std::string("KV cache: ") + which + " type " + std::string(info.name) +
+                           " stores blocks of " + std::to_string(info.block_elements) +
+                           " values, but the head size is " + std::to_string(head_dim));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status KvShape::Validate() const {
+  if (n_layers <= 0 || n_kv_heads <= 0 || head_dim <= 0) {
+    return InvalidArgument("KV cache: layers, KV heads and head size must be positive");
+  }
+  KVIK_RETURN_IF_ERROR(ValidateDType(key_dtype, head_dim, "key"));
+  return ValidateDType(value_dtype, head_dim, "value");
+}
+
 }  // namespace kvik

@@ -1,6 +1,7 @@
 // ModelConfig from GGUF metadata ("<arch>.<key>", as llama.cpp names them).
 #include <string>
 
+#include "kvik/attention.h"
 #include "kvik/model.h"
 
 namespace kvik {
@@ -60,6 +61,14 @@ Result<ModelConfig> ModelConfig::FromGguf(const gguf::File& file) {
                            " is not a multiple of head_count_kv " + std::to_string(c.n_kv_heads));
   }
   c.head_dim = c.dim / c.n_heads;
+  if (c.head_dim > kMaxHeadDim) {
+    return Unimplemented(file.path() + ": head size " + std::to_string(c.head_dim) +
+                         " is larger than kvik's attention supports (" +
+                         std::to_string(kMaxHeadDim) + ")");
+  }
+  // Mistral-style sliding-window attention; absent means every position sees the whole prefix.
+  KVIK_ASSIGN_OR_RETURN(c.sliding_window,
+                        OptionalPositiveInt(file, a + ".attention.sliding_window", 0, 1 << 24));
   KVIK_ASSIGN_OR_RETURN(c.rope_dim,
                         OptionalPositiveInt(file, a + ".rope.dimension_count", c.head_dim, c.head_dim));
   if (c.rope_dim % 2 != 0) {

@@ -1,7 +1,9 @@
 // The llama forward pass (Touvron et al. 2023): pre-norm blocks of RoPE attention with grouped-query
-// KV heads and a SwiGLU feed-forward, over a chunk of consecutive tokens of one sequence.
+// KV heads and a SwiGLU feed-forward, over a batch of token rows from one or more sequences.
 #include <algorithm>
 #include <string>
+#include <unordered_set>
+#include <vector>
 
 #include "kvik/attention.h"
 #include "kvik/model.h"
@@ -21,49 +23,104 @@ void AddInPlace(float* x, const float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] += y[i];
 }
 
+int64_t LogitRowCount(const ForwardItem& item) {
+  switch (item.logits) {
+    case LogitRows::kNone: return 0;
+    case LogitRows::kLast: return 1;
+    case LogitRows::kAll: return static_cast<int64_t>(item.tokens.size());
+  }
+  return 0;
+}
+
 }  // namespace
 
-Status Model::Forward(std::span<const int32_t> tokens, DenseKvCache& cache, ForwardState& state,
-                      float* logits, bool all_logits, ThreadPool* pool) const {
-  const int64_t start = cache.n_tokens();
-  const int64_t n = static_cast<int64_t>(tokens.size());
-  if (n == 0) return InvalidArgument("forward: no tokens");
-  if (start + n > cache.capacity_tokens()) {
-    return ResourceExhausted("context full: " + std::to_string(start + n) + " tokens needed, the cache holds " +
-                             std::to_string(cache.capacity_tokens()));
+Status Model::Forward(std::span<const int32_t> tokens, SequenceId seq, KvCache& cache,
+                      ForwardState& state, float* logits, bool all_logits,
+                      ThreadPool* pool) const {
+  const ForwardItem item{seq, tokens, all_logits ? LogitRows::kAll : LogitRows::kLast};
+  return Forward({&item, 1}, cache, state, logits, pool);
+}
+
+Status Model::Validate(std::span<const ForwardItem> batch, const KvCache& cache) const {
+  if (batch.empty()) return InvalidArgument("forward: empty batch");
+  if (cache.shape().n_layers != config_.n_layers || cache.shape().n_kv_heads != config_.n_kv_heads ||
+      cache.shape().head_dim != config_.head_dim) {
+    return InvalidArgument("forward: the KV cache was made for another model shape");
   }
-  if (start + n > state.max_context()) {
-    return ResourceExhausted("context full: " + std::to_string(start + n) +
-                             " tokens exceed the attention scratch of " +
-                             std::to_string(state.max_context()));
-  }
-  for (int32_t t : tokens) {
-    if (t < 0 || t >= config_.vocab_size) {
-      return OutOfRange("token id " + std::to_string(t) + " is outside the vocabulary [0, " +
-                        std::to_string(config_.vocab_size) + ")");
+  std::unordered_set<SequenceId> seen;
+  for (const ForwardItem& item : batch) {
+    if (!cache.Contains(item.seq)) return InvalidArgument("forward: unknown sequence");
+    if (!seen.insert(item.seq).second) {
+      return InvalidArgument("forward: a sequence appears twice in one batch");
     }
-  }
-  for (int64_t done = 0; done < n; done += state.max_tokens()) {
-    const int64_t chunk = std::min(state.max_tokens(), n - done);
-    const LogitRows rows = all_logits             ? LogitRows::kAll
-                           : done + chunk == n ? LogitRows::kLast
-                                               : LogitRows::kNone;
-    float* chunk_logits = all_logits ? logits + done * config_.vocab_size : logits;
-    ForwardChunk(tokens.subspan(done, chunk), cache, state, chunk_logits, rows, pool);
+    if (item.tokens.empty()) return InvalidArgument("forward: no tokens");
+    for (int32_t t : item.tokens) {
+      if (t < 0 || t >= config_.vocab_size) {
+        return OutOfRange("token id " + std::to_string(t) + " is outside the vocabulary [0, " +
+                          std::to_string(config_.vocab_size) + ")");
+      }
+    }
   }
   return Status::Ok();
 }
 
-void Model::ForwardChunk(std::span<const int32_t> tokens, DenseKvCache& cache, ForwardState& s,
-                         float* logits, LogitRows rows, ThreadPool* pool) const {
-  const ModelConfig& c = config_;
-  const int64_t n = static_cast<int64_t>(tokens.size());
-  const int64_t start = cache.n_tokens();
-  const int64_t q_dim = c.n_heads * c.head_dim, kv_dim = c.n_kv_heads * c.head_dim;
+Status Model::Forward(std::span<const ForwardItem> batch, KvCache& cache, ForwardState& state,
+                      float* logits, ThreadPool* pool) const {
+  KVIK_RETURN_IF_ERROR(Validate(batch, cache));
+  int64_t blocks_needed = 0;
+  for (const ForwardItem& item : batch) {
+    blocks_needed += cache.blocks_needed(item.seq, static_cast<int64_t>(item.tokens.size()));
+  }
+  if (blocks_needed > cache.blocks_available()) {
+    return ResourceExhausted("context full: the KV cache needs " + std::to_string(blocks_needed) +
+                             " more blocks of " + std::to_string(cache.block_size()) +
+                             " tokens, " + std::to_string(cache.blocks_available()) + " are free");
+  }
+  for (const ForwardItem& item : batch) {
+    KVIK_RETURN_IF_ERROR(cache.Reserve(item.seq, static_cast<int64_t>(item.tokens.size())));
+  }
+  // Split into chunks of at most max_tokens rows; an item cut in two wants logits only from the
+  // piece holding its last token (unless it wants them all).
+  std::vector<ForwardItem> chunk;
+  int64_t rows = 0;
+  float* out = logits;
+  auto flush = [&] {
+    ForwardChunk(chunk, cache, state, out, pool);
+    for (const ForwardItem& piece : chunk) out += LogitRowCount(piece) * config_.vocab_size;
+    chunk.clear();
+    rows = 0;
+  };
+  for (const ForwardItem& item : batch) {
+    std::span<const int32_t> rest = item.tokens;
+    while (!rest.empty()) {
+      const int64_t take = std::min<int64_t>(state.max_tokens() - rows, rest.size());
+      ForwardItem piece{item.seq, rest.first(take), item.logits};
+      if (take < static_cast<int64_t>(rest.size()) && item.logits == LogitRows::kLast) {
+        piece.logits = LogitRows::kNone;
+      }
+      chunk.push_back(piece);
+      rows += take;
+      rest = rest.subspan(take);
+      if (rows == state.max_tokens()) flush();
+    }
+  }
+  if (!chunk.empty()) flush();
+  return Status::Ok();
+}
 
-  for (int64_t t = 0; t < n; ++t) {
-    DequantizeRow(weights_.token_embedding.type, weights_.token_embedding.row(tokens[t]), c.dim,
-                  s.x.data() + t * c.dim);
+void Model::ForwardChunk(std::span<const ForwardItem> chunk, KvCache& cache, ForwardState& s,
+                         float* logits, ThreadPool* pool) const {
+  const ModelConfig& c = config_;
+  const int64_t q_dim = c.n_heads * c.head_dim, kv_dim = c.n_kv_heads * c.head_dim;
+  int64_t n = 0;
+  for (const ForwardItem& item : chunk) {
+    const int64_t start = cache.n_tokens(item.seq);
+    for (size_t i = 0; i < item.tokens.size(); ++i, ++n) {
+      s.row_sequence[n] = item.seq;
+      s.row_position[n] = start + static_cast<int64_t>(i);
+      DequantizeRow(weights_.token_embedding.type, weights_.token_embedding.row(item.tokens[i]),
+                    c.dim, s.x.data() + n * c.dim);
+    }
   }
   for (int64_t layer = 0; layer < c.n_layers; ++layer) {
     const LayerWeights& w = weights_.layers[layer];
@@ -77,13 +134,14 @@ void Model::ForwardChunk(std::span<const int32_t> tokens, DenseKvCache& cache, F
     AddBias(s.k.data(), w.bk, n, kv_dim);
     AddBias(s.v.data(), w.bv, n, kv_dim);
     for (int64_t t = 0; t < n; ++t) {
-      RopeInPlace(s.q.data() + t * q_dim, c.n_heads, c.head_dim, c.rope_dim, start + t,
+      RopeInPlace(s.q.data() + t * q_dim, c.n_heads, c.head_dim, c.rope_dim, s.row_position[t],
                   c.rope_freq_base);
-      RopeInPlace(s.k.data() + t * kv_dim, c.n_kv_heads, c.head_dim, c.rope_dim, start + t,
+      RopeInPlace(s.k.data() + t * kv_dim, c.n_kv_heads, c.head_dim, c.rope_dim, s.row_position[t],
                   c.rope_freq_base);
-      cache.Store(layer, start + t, s.k.data() + t * kv_dim, s.v.data() + t * kv_dim);
+      cache.Store(s.row_sequence[t], layer, s.row_position[t], s.k.data() + t * kv_dim,
+                  s.v.data() + t * kv_dim);
     }
-    Attention(layer, n, start, cache, s, pool);
+    Attention(layer, n, cache, s, pool);
     MatMul(w.wo, s.attention.data(), n, s.projected.data(), pool);
     AddInPlace(s.x.data(), s.projected.data(), n * c.dim);
 
@@ -96,46 +154,50 @@ void Model::ForwardChunk(std::span<const int32_t> tokens, DenseKvCache& cache, F
     MatMul(w.w_down, s.gate.data(), n, s.projected.data(), pool);
     AddInPlace(s.x.data(), s.projected.data(), n * c.dim);
   }
-  cache.set_n_tokens(start + n);
+  for (const ForwardItem& item : chunk) cache.Commit(item.seq, item.tokens);
 
-  if (rows == LogitRows::kNone) return;
-  // Only the rows whose logits are wanted go through the final norm and the (large) output matrix.
-  const int64_t first = rows == LogitRows::kAll ? 0 : n - 1;
-  for (int64_t t = first; t < n; ++t) {
-    RmsNorm(s.normed.data() + t * c.dim, s.x.data() + t * c.dim, weights_.output_norm, c.dim,
-            c.rms_eps);
+  // Only the rows whose logits are wanted go through the final norm and the (large) output
+  // matrix; they are gathered to the front of `normed` in item order.
+  int64_t wanted = 0, row = 0;
+  for (const ForwardItem& item : chunk) {
+    const int64_t count = static_cast<int64_t>(item.tokens.size());
+    const int64_t first = item.logits == LogitRows::kAll    ? 0
+                          : item.logits == LogitRows::kLast ? count - 1
+                                                            : count;
+    for (int64_t t = row + first; t < row + count; ++t, ++wanted) {
+      RmsNorm(s.normed.data() + wanted * c.dim, s.x.data() + t * c.dim, weights_.output_norm, c.dim,
+              c.rms_eps);
+    }
+    row += count;
   }
-  MatMul(weights_.output, s.normed.data() + first * c.dim, n - first, logits, pool);
+  if (wanted > 0) MatMul(weights_.output, s.normed.data(), wanted, logits, pool);
 }
 
 // Each query head h reads KV head h / (n_heads / n_kv_heads) (grouped-query attention, Ainslie et
-// al. 2023). Token t of the chunk sees positions [0, start + t]: the causal mask.
-void Model::Attention(int64_t layer, int64_t n_tokens, int64_t start, const DenseKvCache& cache,
-                      ForwardState& s, ThreadPool* pool) const {
+// al. 2023). A row at position p sees positions [first_visible(p), p]: the causal mask, narrowed by
+// the sliding window when there is one.
+void Model::Attention(int64_t layer, int64_t n_rows, const KvCache& cache, ForwardState& s,
+                      ThreadPool* pool) const {
   const ModelConfig& c = config_;
   const int64_t q_dim = c.n_heads * c.head_dim;
   const int64_t group = c.n_heads / c.n_kv_heads;
-  auto heads_job = [&](int64_t begin, int64_t end) {
-    for (int64_t h = begin; h < end; ++h) {
-      HeadAttentionInput in;
-      in.keys = cache.keys(layer, h / group);
-      in.values = cache.values(layer, h / group);
-      in.dtype = cache.shape().dtype;
-      in.head_dim = c.head_dim;
-      for (int64_t t = 0; t < n_tokens; ++t) {
-        in.n_ctx = start + t + 1;
-        AttendHead(in, s.q.data() + t * q_dim + h * c.head_dim,
-                   s.attention.data() + t * q_dim + h * c.head_dim,
-                   s.scores.data() + h * s.max_context(), s.head_row.data() + h * c.head_dim);
-      }
+  auto job = [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t t = i / c.n_heads, h = i % c.n_heads;
+      const KvHeadView view = cache.HeadView(s.row_sequence[t], layer, h / group);
+      const int64_t position = s.row_position[t];
+      AttendHead(view, view.first_visible(position), position + 1,
+                 s.q.data() + t * q_dim + h * c.head_dim,
+                 s.attention.data() + t * q_dim + h * c.head_dim);
     }
   };
-  // Attention reads n_tokens · n_ctx · head_dim values per head; short contexts stay on one thread.
-  const int64_t work = n_tokens * (start + n_tokens) * c.head_dim * c.n_heads;
+  // Attention reads (context · head_dim) values per row and head; short contexts stay on one thread.
+  int64_t work = 0;
+  for (int64_t t = 0; t < n_rows; ++t) work += (s.row_position[t] + 1) * c.head_dim * c.n_heads;
   if (pool && work >= (1 << 15)) {
-    pool->ParallelFor(c.n_heads, heads_job);
+    pool->ParallelFor(n_rows * c.n_heads, job);
   } else {
-    heads_job(0, c.n_heads);
+    job(0, n_rows * c.n_heads);
   }
 }
 

@@ -22,8 +22,7 @@ uint64_t Model::n_parameters() const {
   return total;
 }
 
-ForwardState::ForwardState(const ModelConfig& c, int64_t max_tokens, int64_t max_context)
-    : max_tokens_(max_tokens), max_context_(max_context) {
+ForwardState::ForwardState(const ModelConfig& c, int64_t max_tokens) : max_tokens_(max_tokens) {
   const int64_t q_dim = c.n_heads * c.head_dim, kv_dim = c.n_kv_heads * c.head_dim;
   x.resize(max_tokens * c.dim);
   normed.resize(max_tokens * c.dim);
@@ -34,8 +33,8 @@ ForwardState::ForwardState(const ModelConfig& c, int64_t max_tokens, int64_t max
   projected.resize(max_tokens * c.dim);
   gate.resize(max_tokens * c.ffn_dim);
   up.resize(max_tokens * c.ffn_dim);
-  scores.resize(c.n_heads * max_context);
-  head_row.resize(c.n_heads * c.head_dim);
+  row_sequence.resize(max_tokens);
+  row_position.resize(max_tokens);
 }
 
 }  // namespace kvik

@@ -11,7 +11,7 @@ namespace kvik {
 namespace {
 
 constexpr ModelPreset kPresets[] = {
-    {"tiny", 64, 2, 4, 2, 192, 512, 2048, false},
+    {"tiny", 128, 2, 4, 2, 256, 512, 2048, false},  // head_dim 32: one Q8_0/Q4_0 block per KV row
     {"small", 768, 12, 12, 4, 2048, 32000, 4096, true},
 };
 

@@ -106,14 +106,21 @@ PY
 
   memory_matches_formula)
     model=$(tiny)
-    for dtype in f32 f16; do
-      line=$("$kvik" generate -m "$model" -p "the cat sat" -n 33 --temp 0 --kv-dtype $dtype 2>&1 >/dev/null | grep '\[kvik\]')
-      prompt_tokens=$(sed -E 's/.*prefill ([0-9]+) tok.*/\1/' <<<"$line")
-      allocated=$(sed -E 's/.*allocated \(([0-9]+) B\).*/\1/' <<<"$line")
-      # The cache holds every token that is fed back: S = prompt + 33 - 1.
-      expected=$("$kvik" kv-size --model "$model" --ctx $((prompt_tokens + 32)) --dtype $dtype --json |
-                 $py -c 'import json,sys; print(json.load(sys.stdin)["bytes"])')
-      [[ -n $allocated && $allocated -eq $expected ]] || fail "generate allocated '$allocated' B, kv-size says $expected B: $line"
+    for dtype in f32 f16 q8_0; do
+      for block in 1 16; do
+        line=$("$kvik" generate -m "$model" -p "the cat sat" -n 33 --temp 0 --kv-dtype $dtype \
+               --block-size $block 2>&1 >/dev/null | grep '\[kvik\] prefill')
+        prompt_tokens=$(sed -E 's/.*prefill ([0-9]+) tok.*/\1/' <<<"$line")
+        allocated=$(sed -E 's/.*allocated \(([0-9]+) B\).*/\1/' <<<"$line")
+        # The cache holds every token that is fed back: S = prompt + 33 - 1, in whole blocks.
+        json=$("$kvik" kv-size --model "$model" --ctx $((prompt_tokens + 32)) --dtype $dtype \
+               --block-size $block --json)
+        expected=$($py -c 'import json,sys; print(json.load(sys.stdin)["pool_bytes"])' <<<"$json")
+        formula=$($py -c 'import json,sys; print(json.load(sys.stdin)["bytes"])' <<<"$json")
+        [[ -n $allocated && $allocated -eq $expected ]] || fail "generate allocated '$allocated' B, kv-size says $expected B: $line"
+        # With one-token blocks the pool is the formula exactly.
+        if [[ $block == 1 && $allocated -ne $formula ]]; then fail "block size 1: $allocated B != formula $formula B"; fi
+      done
     done
     ;;
 

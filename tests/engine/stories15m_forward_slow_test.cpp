@@ -83,10 +83,10 @@ const char* const kPrompts[] = {"Once upon a time",  "The little dog",   "Lily w
 TEST_F(Stories15MForwardTest, TopLogitsMatchLlama2cKnownValues) {
   const ModelConfig& c = f32().config();
   const std::vector<int32_t> prompt = {1, 9038, 2501, 263, 931};
-  auto cache = DenseKvCache::Create(c.kv_shape(DType::kF32), 8).value();
-  ForwardState state(c, 8, 8);
+  auto cache = testing::NewCache(c, 8);
+  ForwardState state(c, 8);
   std::vector<float> logits(prompt.size() * c.vocab_size);
-  ASSERT_TRUE(f32().Forward(prompt, cache, state, logits.data(), true, nullptr).ok());
+  ASSERT_TRUE(f32().Forward(prompt, cache->AddSequence(), *cache, state, logits.data(), true, nullptr).ok());
   const struct { int position; int32_t token; float logit; } known[] = {
       {0, 9038, 12.290030f}, {1, 2501, 25.372496f}, {2, 263, 20.238464f}};
   for (const auto& k : known) {
@@ -118,10 +118,10 @@ TEST_F(Stories15MForwardTest, LogitsMatchNumpyReferenceOnSixteenPositions) {
   const int64_t vocab = f32().config().vocab_size;
   std::vector<float> reference(tokens.size() * vocab);
   std::ifstream(out, std::ios::binary).read(reinterpret_cast<char*>(reference.data()), reference.size() * 4);
-  auto cache = DenseKvCache::Create(f32().config().kv_shape(DType::kF32), 16).value();
-  ForwardState state(f32().config(), 16, 16);
+  auto cache = testing::NewCache(f32().config(), 16);
+  ForwardState state(f32().config(), 16);
   std::vector<float> ours(reference.size());
-  ASSERT_TRUE(f32().Forward(tokens, cache, state, ours.data(), true, nullptr).ok());
+  ASSERT_TRUE(f32().Forward(tokens, cache->AddSequence(), *cache, state, ours.data(), true, nullptr).ok());
   for (size_t pos = 0; pos < tokens.size(); ++pos) {
     float scale = 0;
     for (int64_t v = 0; v < vocab; ++v) scale = std::max(scale, std::fabs(reference[pos * vocab + v]));

@@ -10,6 +10,7 @@
 
 #include "kvik/model.h"
 #include "kvik/tensor.h"
+#include "testing/fixtures.h"
 #include "util/thread_pool.h"
 
 namespace kvik::testing {
@@ -29,19 +30,23 @@ inline std::vector<std::vector<int32_t>> RandomPrompts(int n_prompts, int64_t vo
 // Greedy-decodes `n_new` tokens twice — cached (one token per step) and recomputing the whole
 // sequence each step — and asserts identical tokens and bit-identical logits at every step.
 inline void ExpectCacheEqualsRecompute(const Model& model, const std::vector<int32_t>& prompt,
-                                       int n_new, ThreadPool* pool, DType kv_dtype = DType::kF32) {
+                                       int n_new, ThreadPool* pool, DType kv_dtype = DType::kF32,
+                                       int64_t block_size = 16) {
   const ModelConfig& c = model.config();
   const int64_t capacity = static_cast<int64_t>(prompt.size()) + n_new;
-  auto cached = DenseKvCache::Create(c.kv_shape(kv_dtype), capacity).value();
-  auto scratch = DenseKvCache::Create(c.kv_shape(kv_dtype), capacity).value();
-  ForwardState state(c, 16, capacity);  // chunks of 16: prefill crosses chunk boundaries too
+  auto cached = NewCache(c, capacity, kv_dtype, block_size);
+  auto scratch = NewCache(c, capacity, kv_dtype, block_size);
+  ForwardState state(c, 16);  // chunks of 16: prefill crosses chunk boundaries too
   std::vector<float> cached_logits(c.vocab_size), recomputed_logits(c.vocab_size);
 
   std::vector<int32_t> sequence = prompt;
-  ASSERT_TRUE(model.Forward(prompt, cached, state, cached_logits.data(), false, pool).ok());
+  const SequenceId seq = cached->AddSequence();
+  ASSERT_TRUE(model.Forward(prompt, seq, *cached, state, cached_logits.data(), false, pool).ok());
   for (int step = 0; step < n_new; ++step) {
-    scratch.Clear();
-    ASSERT_TRUE(model.Forward(sequence, scratch, state, recomputed_logits.data(), false, pool).ok());
+    const SequenceId fresh = scratch->AddSequence();
+    ASSERT_TRUE(
+        model.Forward(sequence, fresh, *scratch, state, recomputed_logits.data(), false, pool).ok());
+    scratch->RemoveSequence(fresh);
     ASSERT_EQ(0, std::memcmp(cached_logits.data(), recomputed_logits.data(),
                              sizeof(float) * c.vocab_size))
         << "logits differ at step " << step << " (sequence length " << sequence.size() << ")";
@@ -49,7 +54,7 @@ inline void ExpectCacheEqualsRecompute(const Model& model, const std::vector<int
     ASSERT_EQ(next, ArgMax(recomputed_logits.data(), c.vocab_size));
     sequence.push_back(next);
     if (step + 1 < n_new) {
-      ASSERT_TRUE(model.Forward({&next, 1}, cached, state, cached_logits.data(), false, pool).ok());
+      ASSERT_TRUE(model.Forward({&next, 1}, seq, *cached, state, cached_logits.data(), false, pool).ok());
     }
   }
 }

@@ -51,10 +51,11 @@ TEST_F(CacheEquivalenceTest, LogitsDoNotDependOnThreadCount) {
   std::vector<std::vector<float>> results;
   for (int threads : {1, 2, 3}) {
     ThreadPool pool(threads);
-    auto cache = DenseKvCache::Create(c.kv_shape(DType::kF32), 64).value();
-    ForwardState state(c, 64, 64);
+    auto cache = testing::NewCache(c, 64);
+    ForwardState state(c, 64);
     std::vector<float> logits(prompt.size() * c.vocab_size);
-    ASSERT_TRUE(model_->Forward(prompt, cache, state, logits.data(), true, &pool).ok());
+    const SequenceId seq = cache->AddSequence();
+    ASSERT_TRUE(model_->Forward(prompt, seq, *cache, state, logits.data(), true, &pool).ok());
     results.push_back(logits);
   }
   EXPECT_EQ(results[0], results[1]);
@@ -68,24 +69,27 @@ TEST_F(CacheEquivalenceTest, KeyValueSlotOfATokenMatchesFullRecompute) {
   const ModelConfig& c = model_->config();
   const std::vector<int32_t> yesterday_i = {1, 300, 301, 302, 259};  // "<s> ▁yes ter day ▁I"-like
   const int64_t slot = 4;                                            // position of "I"
-  auto cached = DenseKvCache::Create(c.kv_shape(DType::kF32), 8).value();
-  ForwardState state(c, 8, 8);
+  auto cached = testing::NewCache(c, 8);
+  ForwardState state(c, 8);
   std::vector<float> logits(c.vocab_size);
-  ASSERT_TRUE(model_->Forward(yesterday_i, cached, state, logits.data(), false, nullptr).ok());
+  const SequenceId seq = cached->AddSequence();
+  ASSERT_TRUE(model_->Forward(yesterday_i, seq, *cached, state, logits.data(), false, nullptr).ok());
   const int32_t worked = ArgMax(logits.data(), c.vocab_size);
-  ASSERT_TRUE(model_->Forward({&worked, 1}, cached, state, logits.data(), false, nullptr).ok());
+  ASSERT_TRUE(model_->Forward({&worked, 1}, seq, *cached, state, logits.data(), false, nullptr).ok());
 
   std::vector<int32_t> full = yesterday_i;
   full.push_back(worked);
-  auto recomputed = DenseKvCache::Create(c.kv_shape(DType::kF32), 8).value();
-  ASSERT_TRUE(model_->Forward(full, recomputed, state, logits.data(), false, nullptr).ok());
+  auto recomputed = testing::NewCache(c, 8);
+  const SequenceId fresh = recomputed->AddSequence();
+  ASSERT_TRUE(model_->Forward(full, fresh, *recomputed, state, logits.data(), false, nullptr).ok());
 
-  const uint64_t row = c.kv_shape(DType::kF32).head_row_bytes();
   for (int64_t layer = 0; layer < c.n_layers; ++layer) {
     for (int64_t h = 0; h < c.n_kv_heads; ++h) {
-      EXPECT_EQ(0, std::memcmp(cached.keys(layer, h) + slot * row, recomputed.keys(layer, h) + slot * row, row))
+      const KvHeadView a = cached->HeadView(seq, layer, h);
+      const KvHeadView b = recomputed->HeadView(fresh, layer, h);
+      EXPECT_EQ(0, std::memcmp(a.keys.row(slot), b.keys.row(slot), a.keys.row_bytes))
           << "K differs at layer " << layer << " head " << h;
-      EXPECT_EQ(0, std::memcmp(cached.values(layer, h) + slot * row, recomputed.values(layer, h) + slot * row, row))
+      EXPECT_EQ(0, std::memcmp(a.values.row(slot), b.values.row(slot), a.values.row_bytes))
           << "V differs at layer " << layer << " head " << h;
     }
   }

@@ -36,10 +36,11 @@ std::vector<float> KvikLogits(const std::string& model_path) {
   auto model = Model::Load(model_path);
   EXPECT_TRUE(model.ok()) << model.status().message();
   const ModelConfig& c = (*model)->config();
-  auto cache = DenseKvCache::Create(c.kv_shape(DType::kF32), 64).value();
-  ForwardState state(c, 64, 64);
+  auto cache = testing::NewCache(c, 64);
+  ForwardState state(c, 64);
   std::vector<float> logits(kTokens.size() * c.vocab_size);
-  EXPECT_TRUE((*model)->Forward(kTokens, cache, state, logits.data(), true, nullptr).ok());
+  const SequenceId seq = cache->AddSequence();
+  EXPECT_TRUE((*model)->Forward(kTokens, seq, *cache, state, logits.data(), true, nullptr).ok());
   return logits;
 }
 
@@ -83,11 +84,10 @@ TEST(ReferenceTest, ChunkedPrefillGivesTheSameLogitsAsOneChunk) {
   auto model = Model::Load(testing::WriteModel(dir, "tiny.gguf", testing::TinyPreset())).value();
   const ModelConfig& c = model->config();
   std::vector<float> whole(kTokens.size() * c.vocab_size), chunked(whole.size());
-  auto cache = DenseKvCache::Create(c.kv_shape(DType::kF32), 64).value();
-  ForwardState big(c, 64, 64), small(c, 5, 64);
-  ASSERT_TRUE(model->Forward(kTokens, cache, big, whole.data(), true, nullptr).ok());
-  cache.Clear();
-  ASSERT_TRUE(model->Forward(kTokens, cache, small, chunked.data(), true, nullptr).ok());
+  auto cache = testing::NewCache(c, 64, DType::kF32, 16, 2);
+  ForwardState big(c, 64), small(c, 5);
+  ASSERT_TRUE(model->Forward(kTokens, cache->AddSequence(), *cache, big, whole.data(), true, nullptr).ok());
+  ASSERT_TRUE(model->Forward(kTokens, cache->AddSequence(), *cache, small, chunked.data(), true, nullptr).ok());
   EXPECT_EQ(whole, chunked);
 }
 

@@ -52,4 +52,16 @@ CommandResult RunCommand(const std::string& command, bool merge_stderr) {
 
 std::string KvikBinary() { return std::string(KVIK_BINARY_DIR) + "/kvik"; }
 
+std::unique_ptr<KvCache> NewCache(const ModelConfig& config, int64_t tokens, DType dtype,
+                                  int64_t block_size, int64_t n_sequences, bool prefix_sharing) {
+  KvCacheOptions options;
+  options.shape = config.kv_shape(dtype);
+  options.block_size = block_size;
+  options.n_blocks = KvCacheOptions::BlocksFor(tokens, n_sequences, block_size);
+  options.prefix_sharing = prefix_sharing;
+  auto cache = KvCache::Create(options);
+  EXPECT_TRUE(cache.ok()) << cache.status().ToString();
+  return cache.ok() ? std::move(*cache) : nullptr;
+}
+
 }  // namespace kvik::testing

@@ -4,6 +4,9 @@
 #include <string>
 
 #include "kvik/dtype.h"
+#include "kvik/kv_cache.h"
+#include "kvik/model.h"
+#include <memory>
 #include "kvik/synthetic_model.h"
 
 namespace kvik::testing {
@@ -39,5 +42,11 @@ CommandResult RunCommand(const std::string& command, bool merge_stderr = false);
 
 // Path of the built kvik binary.
 std::string KvikBinary();
+
+// A KV cache for `n_sequences` sequences of up to `tokens` tokens each (no prefix sharing unless
+// asked: tests that compare computations must compute every token).
+std::unique_ptr<KvCache> NewCache(const ModelConfig& config, int64_t tokens,
+                                  DType dtype = DType::kF32, int64_t block_size = 16,
+                                  int64_t n_sequences = 1, bool prefix_sharing = false);
 
 }  // namespace kvik::testing

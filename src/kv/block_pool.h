@@ -1,0 +1,81 @@
+// The physical KV memory: one allocation split into `n_blocks` blocks of `block_size` tokens, with a
+// reference count per block, a free list, and an LRU list of cached blocks (refcount 0 but still
+// holding a prefix the index can hand out again). vLLM's block_pool.py plays the same role.
+//
+// Block layout (bytes_per_block = block_size · KvShape::bytes_per_token()):
+//   [layer][K rows: kv_head][slot][key_row] [V rows: kv_head][slot][value_row]
+// so the K (or V) rows of one (layer, kv_head) are `block_size` consecutive rows — attention streams
+// them without a gather inside a block.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "kvik/kv_layout.h"
+#include "kvik/status.h"
+
+namespace kvik::kv {
+
+class BlockPool {
+ public:
+  static constexpr int32_t kNoBlock = -1;
+
+  static Result<std::unique_ptr<BlockPool>> Create(const KvShape& shape, int64_t block_size,
+                                                   int64_t n_blocks);
+
+  int64_t n_blocks() const { return n_blocks_; }
+  int64_t block_size() const { return block_size_; }
+  uint64_t bytes_per_block() const { return bytes_per_block_; }
+  uint64_t bytes_allocated() const { return bytes_per_block_ * n_blocks_; }
+  uint8_t* data() { return storage_.get(); }
+  const uint8_t* data() const { return storage_.get(); }
+  uint8_t* block(int32_t id) { return storage_.get() + id * bytes_per_block_; }
+  const uint8_t* block(int32_t id) const { return storage_.get() + id * bytes_per_block_; }
+  // Offsets, inside a block, of the first K (V) row of one (layer, kv_head).
+  uint64_t key_offset(int64_t layer, int64_t kv_head) const;
+  uint64_t value_offset(int64_t layer, int64_t kv_head) const;
+
+  // A block with refcount 1: from the free list, else the least recently cached block (its owner,
+  // the prefix index, is told through `evicted`). kNoBlock when every block is owned.
+  int32_t Allocate(int32_t* evicted);
+  // One more owner. A cached block (refcount 0) leaves the LRU list.
+  void Retain(int32_t id);
+  // One owner fewer. At 0 the block becomes cached when `keep_cached` (it holds an indexed prefix),
+  // else free.
+  void Release(int32_t id, bool keep_cached);
+  // Moves a cached block to the free list (the index forgot it).
+  void Forget(int32_t id);
+
+  int32_t refcount(int32_t id) const { return refcount_[id]; }
+  int64_t n_free() const { return n_free_; }
+  int64_t n_cached() const { return n_cached_; }
+  int64_t n_used() const { return n_blocks_ - n_free_ - n_cached_; }
+  uint64_t evictions() const { return evictions_; }
+
+  // Each block is in exactly one state: free (on the free list), cached (refcount 0, on the LRU
+  // list) or used (refcount > 0). Checks the lists against the counts; for tests.
+  bool CheckInvariants() const;
+
+ private:
+  BlockPool() = default;
+  void LruPushBack(int32_t id);
+  void LruRemove(int32_t id);
+
+  struct FreeDeleter {
+    void operator()(uint8_t* p) const;
+  };
+  KvShape shape_;
+  int64_t block_size_ = 0, n_blocks_ = 0;
+  uint64_t bytes_per_block_ = 0;
+  std::unique_ptr<uint8_t, FreeDeleter> storage_;
+  std::vector<int32_t> refcount_;
+  std::vector<int32_t> free_list_;         // a stack: the most recently freed block is reused first
+  std::vector<uint8_t> on_free_list_;      // for CheckInvariants
+  std::vector<int32_t> lru_prev_, lru_next_;  // intrusive doubly linked list of cached blocks
+  int32_t lru_head_ = kNoBlock, lru_tail_ = kNoBlock;  // head = least recently cached
+  int64_t n_free_ = 0, n_cached_ = 0;
+  uint64_t evictions_ = 0;
+};
+
+}  // namespace kvik::kv
