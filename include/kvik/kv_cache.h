@@ -55,6 +55,14 @@ struct KvCacheStats {
   uint64_t copy_on_write = 0;      // shared blocks copied before an append
 };
 
+// One physical block as the KV-cache page draws it.
+struct KvBlockInfo {
+  enum class State : uint8_t { kFree, kCached, kUsed } state = State::kFree;
+  int32_t owners = 0;         // sequences holding it (> 1: a shared prefix)
+  SequenceId first_owner = -1;  // lowest sequence id holding it, -1 when none
+  int32_t tokens = 0;         // filled token slots
+};
+
 // Where one sequence's rows of one (layer, kv_head) live: position p is row p % block_size of
 // physical block blocks[p / block_size].
 struct KvRun {
@@ -96,6 +104,8 @@ class KvCache {
   int64_t block_size() const { return options_.block_size; }
   uint64_t bytes_allocated() const;
   KvCacheStats stats() const;
+  // Every physical block's state, in pool order.
+  std::vector<KvBlockInfo> DescribeBlocks() const;
 
   // --- sequences ---
   SequenceId AddSequence();

@@ -98,7 +98,19 @@ SequenceId KvCache::AddSequence() {
 }
 
 void KvCache::RemoveSequence(SequenceId seq) {
-  for (int32_t block : table(seq).blocks) {
+  BlockTable& t = table(seq);
+  // A finished sequence's partly filled last block is kept for partial prefix matches (copied
+  // from, never shared): the next request with the same prompt then recomputes nothing of it.
+  const int64_t bs = block_size();
+  const int64_t last = t.n_tokens() / bs;
+  if (t.indexable && t.n_tokens() % bs != 0 && t.n_hashed_blocks == last &&
+      last < static_cast<int64_t>(t.blocks.size()) && t.blocks[last] != BlockPool::kNoBlock &&
+      IsPrivate(t.blocks[last])) {
+    const std::span<const int32_t> tokens(t.tokens.data() + last * bs, t.n_tokens() % bs);
+    index_->Insert(t.blocks[last], kv::PrefixIndex::BlockHash(t.last_hash, tokens), t.last_hash,
+                   tokens);
+  }
+  for (int32_t block : t.blocks) {
     if (block != BlockPool::kNoBlock) ReleaseBlock(block);
   }
   sequences_[seq].reset();
@@ -342,6 +354,29 @@ KvCacheStats KvCache::stats() const {
   s.evictions = pool_->evictions();
   s.copy_on_write = copy_on_write_;
   return s;
+}
+
+std::vector<KvBlockInfo> KvCache::DescribeBlocks() const {
+  std::vector<KvBlockInfo> blocks(pool_->n_blocks());
+  for (int32_t b = 0; b < pool_->n_blocks(); ++b) {
+    blocks[b].owners = pool_->refcount(b);
+    blocks[b].state = blocks[b].owners > 0        ? KvBlockInfo::State::kUsed
+                      : index_->Contains(b)       ? KvBlockInfo::State::kCached
+                                                  : KvBlockInfo::State::kFree;
+    if (blocks[b].state == KvBlockInfo::State::kCached) blocks[b].tokens = block_size();
+  }
+  const int64_t bs = block_size();
+  for (SequenceId id = 0; id < static_cast<SequenceId>(sequences_.size()); ++id) {
+    const BlockTable* t = sequences_[id].get();
+    if (!t) continue;
+    for (int64_t b = 0; b < static_cast<int64_t>(t->blocks.size()); ++b) {
+      if (t->blocks[b] == BlockPool::kNoBlock) continue;
+      KvBlockInfo& info = blocks[t->blocks[b]];
+      if (info.first_owner < 0) info.first_owner = id;
+      info.tokens = std::max<int32_t>(info.tokens, std::clamp<int64_t>(t->n_tokens() - b * bs, 0, bs));
+    }
+  }
+  return blocks;
 }
 
 bool KvCache::CheckInvariants() const {

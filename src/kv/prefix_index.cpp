@@ -12,6 +12,7 @@ PrefixIndex::PrefixIndex(int64_t n_blocks, int64_t block_size, DType key_dtype, 
       hash_(n_blocks, 0),
       parent_(n_blocks, 0),
       indexed_(n_blocks, 0),
+      filled_(n_blocks, 0),
       tokens_(n_blocks * block_size, 0) {
   const uint64_t layout[3] = {static_cast<uint64_t>(key_dtype), static_cast<uint64_t>(value_dtype),
                               static_cast<uint64_t>(block_size)};
@@ -26,7 +27,8 @@ int32_t PrefixIndex::Find(uint64_t hash, uint64_t parent, std::span<const int32_
   const auto it = by_hash_.find(hash);
   if (it == by_hash_.end()) return kNoBlock;
   const int32_t block = it->second;
-  if (parent_[block] != parent || !std::equal(tokens.begin(), tokens.end(), tokens_of(block).begin())) {
+  if (parent_[block] != parent || filled_[block] != static_cast<int32_t>(tokens.size()) ||
+      !std::equal(tokens.begin(), tokens.end(), tokens_of(block).begin())) {
     return kNoBlock;
   }
   return block;
@@ -38,6 +40,7 @@ bool PrefixIndex::Insert(int32_t block, uint64_t hash, uint64_t parent,
   indexed_[block] = 1;
   hash_[block] = hash;
   parent_[block] = parent;
+  filled_[block] = static_cast<int32_t>(tokens.size());
   std::memcpy(tokens_.data() + block * block_size_, tokens.data(), tokens.size_bytes());
   children_[parent].push_back(block);
   return true;
@@ -59,9 +62,9 @@ int32_t PrefixIndex::LongestChild(uint64_t parent, std::span<const int32_t> next
   int32_t best = kNoBlock;
   const auto it = children_.find(parent);
   if (it == children_.end()) return best;
-  const int64_t limit = std::min<int64_t>(block_size_, static_cast<int64_t>(next.size()));
   for (int32_t block : it->second) {
     const std::span<const int32_t> tokens = tokens_of(block);
+    const int64_t limit = std::min(tokens.size(), next.size());
     int64_t n = 0;
     while (n < limit && tokens[n] == next[n]) ++n;
     if (n > *matched) {

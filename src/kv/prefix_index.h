@@ -29,7 +29,8 @@ class PrefixIndex {
   // The block indexed under `hash` whose parent and tokens also equal these (a 64-bit collision
   // can't alias two prefixes), or kNoBlock.
   int32_t Find(uint64_t hash, uint64_t parent, std::span<const int32_t> tokens) const;
-  // Indexes a full block; false (and nothing changes) when `hash` is already indexed.
+  // Indexes a block holding `tokens` (a full block, or the partial last block of a finished
+  // sequence — only LongestChild sees those); false (nothing changes) when `hash` is indexed.
   bool Insert(int32_t block, uint64_t hash, uint64_t parent, std::span<const int32_t> tokens);
   void Erase(int32_t block);
   bool Contains(int32_t block) const { return indexed_[block] != 0; }
@@ -42,7 +43,7 @@ class PrefixIndex {
 
  private:
   std::span<const int32_t> tokens_of(int32_t block) const {
-    return {tokens_.data() + block * block_size_, static_cast<size_t>(block_size_)};
+    return {tokens_.data() + block * block_size_, static_cast<size_t>(filled_[block])};
   }
 
   int64_t block_size_;
@@ -51,6 +52,7 @@ class PrefixIndex {
   std::unordered_map<uint64_t, std::vector<int32_t>> children_;  // parent hash → indexed blocks
   std::vector<uint64_t> hash_, parent_;                           // per block
   std::vector<uint8_t> indexed_;
+  std::vector<int32_t> filled_;                                  // tokens per indexed block
   std::vector<int32_t> tokens_;                                   // (n_blocks, block_size)
 };
 
