@@ -17,7 +17,8 @@ struct ModelPreset {
   bool tied_output;
 };
 
-// "tiny": dim 64, 2 layers, 4 heads, 2 KV heads, ffn 192, vocab 512, ctx 2048, separate output.
+// "tiny": dim 128, 2 layers, 4 heads, 2 KV heads (head size 32), ffn 256, vocab 512, ctx 2048,
+// separate output.
 // "small": dim 768, 12 layers, 12 heads, 4 KV heads, ffn 2048, vocab 32000, ctx 4096, tied (~100M).
 std::span<const ModelPreset> ModelPresets();
 Result<ModelPreset> FindModelPreset(const std::string& name);

@@ -1,4 +1,6 @@
 // kvik bench: prefill/decode throughput (llama-bench style) and the KV-cache cost curve.
+#include <sys/resource.h>
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -47,6 +49,13 @@ std::vector<int64_t> ParseList(const std::string& text) {
     values.push_back(std::stoll(item));
   }
   return values;
+}
+
+// Largest resident set of this process so far (getrusage reports KiB on Linux).
+uint64_t PeakRssBytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<uint64_t>(usage.ru_maxrss) * 1024;
 }
 
 // Random token ids (never BOS/EOS, so nothing special happens) — benchmarks don't need text.
@@ -313,7 +322,9 @@ int RunBench(int argc, char** argv) {
       results.push_back({{"model", name}, {"test", test}, {"threads", threads}, {"kv_dtype", kv_dtype},
                          {"depth", depth}, {"tokens_per_second_median", s.median},
                          {"tokens_per_second_mean", s.mean}, {"tokens_per_second_stddev", s.stddev},
-                         {"samples", tps}});
+                         {"samples", tps}, {"weight_bytes", weight_bytes},
+                         {"kv_bytes_per_token", c.kv_shape(bench.kv_dtype).bytes_per_token()},
+                         {"peak_rss_bytes", PeakRssBytes()}});
     } else {
       std::printf("| %s | %s | %.2f M | %d | %s | %s | %.2f | %.2f ± %.2f |\n", name.c_str(),
                   FormatBytes(weight_bytes).c_str(), (*model)->n_parameters() / 1e6, threads,

@@ -1,4 +1,6 @@
 // kvik generate: prompt → text with one sequence, printing speed and KV-cache use.
+#include <sys/resource.h>
+
 #include <thread>
 
 #include "cli/command.h"
@@ -135,7 +137,15 @@ int RunGenerate(int argc, char** argv) {
   if (r.context_shifts > 0) {
     std::fprintf(stderr, "[kvik] context shifts: %lld\n", (long long)r.context_shifts);
   }
-  if (kv_stats) PrintKvStats(r.kv_stats, r.kv_bytes_peak);
+  if (kv_stats) {
+    PrintKvStats(r.kv_stats, r.kv_bytes_peak);
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    std::fprintf(stderr, "[kvik] peak RSS %s (%llu B) | model file %s\n",
+                 FormatBytes(uint64_t(usage.ru_maxrss) * 1024).c_str(),
+                 (unsigned long long)usage.ru_maxrss * 1024,
+                 FormatBytes((*model)->file().file_bytes()).c_str());
+  }
   return 0;
 }
 
