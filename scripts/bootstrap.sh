@@ -8,6 +8,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libxxhash-dev
   redis-server libhiredis-dev
   python3 python3-numpy
+  chromium
   nodejs npm
 )
 # clang + its runtime only for the libFuzzer target (make fuzz).

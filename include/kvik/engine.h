@@ -96,6 +96,7 @@ class Engine {
   void Stop();
 
   EngineStats stats() const;
+  // The pool's blocks after the last step; first_owner is a request id (-1: none).
   std::vector<KvBlockInfo> DescribeBlocks() const;
 
  private:

@@ -49,9 +49,10 @@ class Tokenizer {
   Tokenizer& operator=(Tokenizer&&) noexcept;
   ~Tokenizer();
 
-  // `add_bos` prepends BOS when the vocabulary has one. Control-token text in `text` is not parsed as
-  // a control token (it is encoded as plain text), matching llama.cpp's default "parse_special=false".
-  std::vector<int32_t> Encode(std::string_view text, bool add_bos) const;
+  // `add_bos` prepends BOS when the vocabulary has one. By default control-token text in `text` is
+  // encoded as plain text (llama.cpp's "parse_special=false"); with `parse_special` the text of a
+  // control or user-defined token ("<|im_start|>" in a chat-templated prompt) becomes that token.
+  std::vector<int32_t> Encode(std::string_view text, bool add_bos, bool parse_special = false) const;
   // The bytes one token stands for (byte tokens give their raw byte, "▁" gives a space; control
   // tokens give ""). Concatenating pieces can split a UTF-8 character across tokens; that is expected.
   // Unknown tokens give their text; an id outside the vocabulary gives "".
@@ -68,6 +69,7 @@ class Tokenizer {
  private:
   struct Impl;
   explicit Tokenizer(std::unique_ptr<Impl> impl);
+  void EncodeText(std::string_view text, std::vector<int32_t>& ids) const;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 namespace kvik {
@@ -267,6 +268,12 @@ void Engine::PublishSnapshot() {
   stats.waiting = static_cast<int64_t>(waiting_.size());
   stats.kv = cache_->stats();
   std::vector<KvBlockInfo> blocks = cache_->DescribeBlocks();
+  // Callers know requests, not cache sequences: report owners as request ids.
+  std::unordered_map<SequenceId, RequestId> request_of;
+  for (const auto& r : running_) request_of[r->seq] = r->id;
+  for (KvBlockInfo& b : blocks) {
+    if (b.first_owner >= 0) b.first_owner = static_cast<SequenceId>(request_of[b.first_owner]);
+  }
   std::lock_guard<std::mutex> lock(mutex_);
   stats.requests_submitted = snapshot_.requests_submitted;
   stats.waiting += static_cast<int64_t>(inbox_.size());

@@ -1,5 +1,6 @@
 // Tokenizer: validates a Vocab, builds its lookup tables, and dispatches to the llama
 // (SentencePiece) or gpt2 (byte-level) encoder.
+#include <algorithm>
 #include "kvik/tokenizer.h"
 
 #include <cmath>
@@ -147,6 +148,14 @@ VocabTables BuildTables(Vocab vocab) {
   for (size_t rank = 0; rank < v.merges.size(); ++rank) {
     tables.merge_rank.emplace(v.merges[rank], static_cast<int32_t>(rank));
   }
+  for (int32_t id = 0; id < n; ++id) {
+    const TokenType type = tables.types[id];
+    if ((type == TokenType::kControl || type == TokenType::kUserDefined) && !v.tokens[id].empty()) {
+      tables.specials.emplace_back(v.tokens[id], id);
+    }
+  }
+  std::stable_sort(tables.specials.begin(), tables.specials.end(),
+                   [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
   tables.decoded_pieces.reserve(n);
   for (int32_t id = 0; id < n; ++id) {
     tables.decoded_pieces.push_back(v.model == "llama"
@@ -170,15 +179,40 @@ Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
 
-std::vector<int32_t> Tokenizer::Encode(std::string_view text, bool add_bos) const {
+void Tokenizer::EncodeText(std::string_view text, std::vector<int32_t>& ids) const {
   const VocabTables& tables = impl_->tables;
-  std::vector<int32_t> ids;
-  if (add_bos && tables.vocab.bos_id >= 0) ids.push_back(tables.vocab.bos_id);
   if (tables.vocab.model == "llama") {
     tokenizer_internal::EncodeSpm(tables, text, ids);
   } else {
     tokenizer_internal::EncodeByteLevel(tables, text, ids);
   }
+}
+
+std::vector<int32_t> Tokenizer::Encode(std::string_view text, bool add_bos,
+                                       bool parse_special) const {
+  const VocabTables& tables = impl_->tables;
+  std::vector<int32_t> ids;
+  if (add_bos && tables.vocab.bos_id >= 0) ids.push_back(tables.vocab.bos_id);
+  if (!parse_special || tables.specials.empty()) {
+    EncodeText(text, ids);
+    return ids;
+  }
+  // Text between special tokens is encoded as usual, each stretch on its own (as llama.cpp does,
+  // so a stretch after a special token gets the SentencePiece space prefix too).
+  size_t start = 0;
+  for (size_t i = 0; i < text.size();) {
+    const auto match = std::find_if(tables.specials.begin(), tables.specials.end(),
+                                    [&](const auto& s) { return text.substr(i).starts_with(s.first); });
+    if (match == tables.specials.end()) {
+      ++i;
+      continue;
+    }
+    if (i > start) EncodeText(text.substr(start, i - start), ids);
+    ids.push_back(match->second);
+    i += match->first.size();
+    start = i;
+  }
+  if (start < text.size()) EncodeText(text.substr(start), ids);
   return ids;
 }
 

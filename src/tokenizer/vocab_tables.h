@@ -25,6 +25,9 @@ struct VocabTables {
   // without token types, BOS/EOS/padding are control, UNK unknown, "<0xNN>" pieces of a llama
   // vocabulary bytes, and the rest normal.
   std::vector<TokenType> types;
+  // Control and user-defined tokens by their text, longest first: what Encode(parse_special) looks
+  // for in a prompt ("<|im_start|>", "<s>", …).
+  std::vector<std::pair<std::string, int32_t>> specials;
 
   TokenType type_of(int32_t id) const { return types[id]; }
   float score_of(int32_t id) const { return vocab.scores.empty() ? 0.0f : vocab.scores[id]; }

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <gtest/gtest.h>
 
 #include <string>
@@ -165,6 +166,24 @@ TEST(SpmTokenizer, WithoutTokenTypesTreatsByteNamedPiecesAsBytes) {
   EXPECT_EQ(tokenizer.TokenToPiece(kSpmFirstByte + 0x0A), "\n");
   EXPECT_EQ(tokenizer.Encode("\n", false).back(), kSpmFirstByte + 0x0A);
   EXPECT_EQ(tokenizer.Decode(tokenizer.Encode("hello\nworld", true)), "hello\nworld");
+}
+
+}  // namespace
+}  // namespace kvik
+
+namespace kvik {
+namespace {
+
+TEST(SpmTokenizerSpecials, ParsesControlTokenTextOnlyWhenAsked) {
+  const Tokenizer tokenizer = MakeTokenizer(testing::MakeHelloSpmVocab());
+  const int32_t hello = IdOf(tokenizer, "\xE2\x96\x81hello");
+  // Plain: "</s>" is text (bytes), never the end-of-sequence token.
+  const auto plain = tokenizer.Encode("hello</s>hello", false);
+  EXPECT_EQ(std::count(plain.begin(), plain.end(), testing::kSpmEos), 0);
+  // Parsed: the stretches around it are encoded on their own, each with the space prefix.
+  EXPECT_EQ(tokenizer.Encode("hello</s>hello", false, true),
+            (std::vector<int32_t>{hello, testing::kSpmEos, hello}));
+  EXPECT_EQ(tokenizer.Encode("<s>hello", false, true), (std::vector<int32_t>{testing::kSpmBos, hello}));
 }
 
 }  // namespace
