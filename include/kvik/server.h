@@ -16,6 +16,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -95,6 +97,25 @@ class CompletionBackend {
   virtual std::string MetricsText() const { return ""; }
 };
 
+// A cache of whole completions in front of the backend (kvik serve --semantic-cache): a request
+// whose query is a near-duplicate of an answered one gets the stored answer, marked with the
+// response header "X-Kvik-Cache: semantic-hit". Only greedy requests without stop strings use it,
+// so a hit returns what the model itself would have said for the cluster's canonical query.
+class PromptCache {
+ public:
+  struct Entry {
+    std::string text;
+    FinishReason finish = FinishReason::kStop;
+    int completion_tokens = 0;
+  };
+  virtual ~PromptCache() = default;
+  // `query` is the user's text: the prompt, or a chat's last user message.
+  virtual std::optional<Entry> Lookup(std::string_view query, int max_tokens) = 0;
+  virtual void Store(std::string_view query, int max_tokens, const Entry& entry) = 0;
+  // Prometheus text for /metrics (kvik_semantic_cache_*).
+  virtual std::string MetricsText() const { return ""; }
+};
+
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;                  // 0 = any free port (Bind() returns it)
@@ -105,6 +126,7 @@ struct ServerOptions {
   int max_tokens_limit = 1 << 20;   // larger max_tokens → 400 (set it to the context length)
   // How often a waiting request checks whether its client is still connected.
   std::chrono::milliseconds disconnect_poll{50};
+  PromptCache* prompt_cache = nullptr;  // not owned; null = no semantic cache
 };
 
 class HttpServer {

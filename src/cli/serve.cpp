@@ -10,7 +10,10 @@
 #include "kvik/model.h"
 #include "kvik/server.h"
 #include "kvik/tokenizer.h"
+#include "kvik/lsh.h"
+#include "kvik/lsh_cache.h"
 #include "server/engine_backend.h"
+#include "server/semantic_cache.h"
 #include "util/thread_pool.h"
 
 namespace kvik::cli {
@@ -67,6 +70,15 @@ int RunServe(int argc, char** argv) {
       ->check(CLI::Range(1, 1 << 20));
   app.add_option("--max-body", max_body, "largest request body, e.g. 1M (larger: 413)");
   app.add_flag("!--no-prefix-cache", engine_options.prefix_sharing, "do not share prompt prefixes");
+  std::string semantic_index, redis;
+  uint32_t semantic_votes = 0;
+  uint64_t semantic_mb = 64;
+  app.add_option("--semantic-cache", semantic_index,
+                 "answer near-duplicate greedy prompts from stored completions (a kvik lsh index)");
+  app.add_option("--semantic-min-votes", semantic_votes, "votes a cluster needs (default: half)");
+  app.add_option("--semantic-cache-mb", semantic_mb, "in-process completion store size")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 20));
+  app.add_option("--redis", redis, "keep stored completions in Redis at HOST:PORT instead");
   app.add_option("-t,--threads", threads, "compute threads")->check(CLI::Range(1, 256));
   int exit_code = 0;
   if (!Parse(app, argc, argv, exit_code)) return exit_code;
@@ -100,6 +112,23 @@ int RunServe(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  std::unique_ptr<server::SemanticPromptCache> prompt_cache;
+  if (!semantic_index.empty()) {
+    auto index = lsh::Index::Open(semantic_index);
+    if (!index.ok()) return Fail(index.status());
+    std::unique_ptr<lsh::ResultStore> store;
+    if (!redis.empty()) {
+      auto redis_store = lsh::MakeRedisStore({.address = redis, .key_namespace = "kvik:serve:"});
+      if (!redis_store.ok()) return Fail(redis_store.status());
+      store = std::move(*redis_store);
+    } else {
+      store = lsh::MakeMemoryStore({.capacity_bytes = semantic_mb << 20});
+    }
+    prompt_cache = std::make_unique<server::SemanticPromptCache>(*index, std::move(store),
+                                                                 semantic_votes);
+    server_options.prompt_cache = prompt_cache.get();
+  }
 
   ThreadPool pool(threads);
   auto engine = Engine::Create(**model, engine_options, &pool);

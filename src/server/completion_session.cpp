@@ -37,10 +37,8 @@ std::string CompletionSession::Begin() {
 
 std::string CompletionSession::Emit(std::string text) {
   if (text.empty()) return "";
-  if (!request_.stream) {
-    text_ += text;
-    return "";
-  }
+  text_ += text;  // the whole reply: the JSON body, and what a prompt cache stores
+  if (!request_.stream) return "";
   return StreamTextChunk(meta_, text);
 }
 

@@ -62,6 +62,8 @@ class CompletionSession {
   // backend must be told to Cancel.
   bool ended_early() const { return ended_early_; }
   const Usage& usage() const { return usage_; }
+  const std::string& text() const { return text_; }  // everything emitted so far
+  FinishReason finish_reason() const { return finish_; }
   const std::optional<ApiError>& error() const { return error_; }
 
  private:
@@ -74,7 +76,7 @@ class CompletionSession {
   StopStringMatcher stop_;
   Utf8Joiner utf8_;
   Clock::time_point started_ = Clock::now(), last_token_;
-  std::string text_;  // non-streaming: the whole reply
+  std::string text_;  // the reply so far
   Usage usage_;
   FinishReason finish_ = FinishReason::kStop;
   std::optional<ApiError> error_;

@@ -142,6 +142,17 @@ struct HttpServer::Impl {
     if (auto error = ParseCompletionRequest(req.body, endpoint, parse, &request))
       return SendError(res, *error);
     if (!Admit()) return SendError(res, QueueFull(options.max_queue));
+    const std::optional<std::string> cache_query = PromptCacheQuery(request);
+    if (cache_query) {
+      if (auto hit = options.prompt_cache->Lookup(*cache_query, request.sampling.max_tokens)) {
+        ResponseMeta meta{.endpoint = endpoint, .id = NewId(endpoint),
+                          .created = static_cast<int64_t>(std::time(nullptr)), .model = model};
+        res.set_header("X-Kvik-Cache", "semantic-hit");
+        SendCached(res, request, meta, *hit);
+        return Release(std::nullopt);
+      }
+      res.set_header("X-Kvik-Cache", "miss");
+    }
 
     GenerationRequest generation{.prompt = endpoint == Endpoint::kChatCompletions
                                                ? RenderChat(chat_family, request.messages)
@@ -174,13 +185,47 @@ struct HttpServer::Impl {
         [this, id, session, queue, begun](size_t, httplib::DataSink& sink) {
           return Provide(id, *session, *queue, *begun, sink);
         },
-        [this, id, session](bool /*success*/) {
+        [this, id, session, cache_query,
+         max_tokens = request.sampling.max_tokens](bool /*success*/) {
           // Always runs (httplib calls it when the response dies). Unfinished = client gone or
           // server stopping: stop the sequence so its KV blocks are freed.
           if (!session->done()) backend.Cancel(id);
+          if (cache_query && session->done() && !session->error()) {
+            options.prompt_cache->Store(*cache_query, max_tokens,
+                                        {session->text(), session->finish_reason(),
+                                         session->usage().completion_tokens});
+          }
           if (!session->done() && !cancel_all) disconnects->Increment();
           Release(id);
         });
+  }
+
+  // The text a semantic cache keys on, when this request may use the cache at all.
+  std::optional<std::string> PromptCacheQuery(const CompletionRequest& request) const {
+    if (!options.prompt_cache || request.sampling.temperature != 0 || !request.stop.empty()) {
+      return std::nullopt;
+    }
+    if (request.endpoint == Endpoint::kCompletions) return request.prompt;
+    for (auto it = request.messages.rbegin(); it != request.messages.rend(); ++it) {
+      if (it->role == "user") return it->content;
+    }
+    return std::nullopt;
+  }
+
+  void SendCached(httplib::Response& res, const CompletionRequest& request,
+                  const ResponseMeta& meta, const PromptCache::Entry& hit) {
+    // Nothing was computed: no prompt tokens were processed, the completion is the stored one.
+    const Usage usage{.prompt_tokens = 0, .completion_tokens = hit.completion_tokens};
+    if (!request.stream) {
+      return res.set_content(CompletionResponseJson(meta, hit.text, hit.finish, usage),
+                             "application/json");
+    }
+    std::string body = meta.endpoint == Endpoint::kChatCompletions ? StreamRoleChunk(meta) : "";
+    body += StreamTextChunk(meta, hit.text) + StreamFinishChunk(meta, hit.finish);
+    if (request.include_usage) body += StreamUsageChunk(meta, usage);
+    body += kStreamDone;
+    res.set_header("Cache-Control", "no-cache");
+    res.set_content(body, "text/event-stream");
   }
 
   bool Provide(uint64_t id, CompletionSession& session, EventQueue& queue, bool& begun,
@@ -285,7 +330,8 @@ struct HttpServer::Impl {
                     {{"state", names[i]}})
           .Set(counts[i]);
     }
-    return registry.Render() + backend.MetricsText();
+    return registry.Render() + backend.MetricsText() +
+           (options.prompt_cache ? options.prompt_cache->MetricsText() : "");
   }
 };
 

@@ -4,6 +4,7 @@
 usage: serve_e2e_test.py KVIK_BINARY CASE
 Each CASE starts its own server on a tiny synthetic model and stops it with SIGTERM.
 """
+import atexit
 import http.client
 import json
 import os
@@ -35,6 +36,8 @@ class Server:
         self.log = open(os.path.join(WORK, "serve.log"), "w+")
         self.proc = subprocess.Popen([KVIK, "serve", "-m", MODEL, "--port", "0", "-t", "2", *args],
                                      stderr=self.log, stdout=self.log)
+        # A failed check exits at once; never leave the server behind.
+        atexit.register(lambda: self.proc.poll() is None and self.proc.kill())
         deadline = time.time() + 30
         self.port = None
         while time.time() < deadline and self.port is None:
@@ -196,6 +199,41 @@ def case_queue_full():
             break
         time.sleep(0.1)
     expect(status == 200, "the server did not recover after the queue drained")
+    s.stop()
+
+
+def case_semantic_cache():
+    """--semantic-cache: a near-duplicate greedy prompt is answered from the stored completion."""
+    log, index, members = (os.path.join(WORK, n) for n in ("log.tsv", "index.kvlsh", "members.tsv"))
+    subprocess.run([KVIK, "lsh", "gen-log", "--seed", "3", "--queries", "2000", "--out", log],
+                   check=True, capture_output=True)
+    subprocess.run([KVIK, "lsh", "build", "--log", log, "--out", index, "--members", members],
+                   check=True, capture_output=True)
+    # Two different spellings of one query that the index puts in the same cluster.
+    clusters = {}
+    for line in open(members, encoding="utf-8"):
+        query, cluster = line.rstrip("\n").split("\t")
+        clusters.setdefault(cluster, []).append(query)
+    first, second = next(q for q in clusters.values() if len(q) >= 2 and q[0] != q[1])[:2]
+    s = Server("--semantic-cache", index)
+
+    def ask(prompt, **extra):
+        conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=60)
+        conn.request("POST", "/v1/completions", body=json.dumps(
+            {"prompt": prompt, "max_tokens": 12, "temperature": 0, **extra}),
+            headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+        body = json.loads(response.read())
+        return response.getheader("X-Kvik-Cache"), body["choices"][0]["text"]
+
+    header, text = ask(first)
+    expect(header == "miss", f"first request: {header}")
+    header, cached = ask(second)
+    expect(header == "semantic-hit", f"near-duplicate {second!r} of {first!r}: {header}")
+    expect(cached == text, f"cached text {cached!r} != {text!r}")
+    header, _ = ask(second, temperature=0.7)
+    expect(header is None, "sampled requests must not use the cache")
+    expect(s.metric("kvik_semantic_cache_hits_total") == 1, "hit not counted")
     s.stop()
 
 

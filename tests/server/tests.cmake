@@ -1,6 +1,6 @@
 # End-to-end tests of `kvik serve` (tests/server/serve_e2e_test.py): a real server on loopback.
 foreach(case completions streaming errors disconnect_frees_blocks queue_full
-             kv_page_in_headless_chromium)
+             semantic_cache kv_page_in_headless_chromium)
   add_test(NAME serve_${case}
            COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/server/serve_e2e_test.py
                    $<TARGET_FILE:kvik> ${case}
