@@ -1,7 +1,11 @@
 // Dense math kernels over weights stored as F32, F16, BF16, Q8_0 or Q4_0.
-// The kernel for each type is picked once per process from the CPU's features (scalar, AVX2+FMA);
-// every output element is one dot product computed by one thread in a fixed order, so results are
-// identical for any thread count and for matrix-vector vs matrix-matrix calls.
+// The kernels are picked once per process from the CPU's features: AVX-512 (F+BW+VL), else
+// AVX2+FMA+F16C, else scalar (the binary itself needs only x86-64-v2). The environment variable
+//   KVIK_ISA=scalar|avx2|avx512
+// forces a lower ISA than the CPU's best (for tests and benchmarks); a higher or unknown one is
+// ignored. Every output element is one dot product computed by one thread in a fixed order, so
+// results are identical for any thread count and for matrix-vector vs matrix-matrix calls; they may
+// differ in the last bits between ISAs.
 #pragma once
 
 #include <cstdint>
@@ -26,17 +30,21 @@ struct MatrixView {
 
 // y[r] = W[r] · x for every row. x: cols floats; y: rows floats.
 void MatVec(const MatrixView& w, const float* x, float* y, ThreadPool* pool);
-// Y[t][r] = W[r] · X[t] for t in [0, n_tokens). X: (n_tokens, cols); Y: (n_tokens, rows), row-major.
-// Bit-identical to n_tokens MatVec calls.
+// Y[t][r] = W[r] · X[t] for t in [0, n_tokens). X: (n_tokens, cols); Y: (n_tokens, rows),
+// row-major. Bit-identical to n_tokens MatVec calls, and each element to DotRow(W[r], X[t]).
+// Several tokens share each load of a weight row (register blocking), which is what makes prefill
+// faster per token.
 void MatMul(const MatrixView& w, const float* x, int64_t n_tokens, float* y, ThreadPool* pool);
 
 // Dot product of one stored row with f32 x (n elements); the dispatched kernel.
 float DotRow(DType type, const uint8_t* row, const float* x, int64_t n);
 // The plain-C++ reference every SIMD kernel is tested against.
 float DotRowScalar(DType type, const uint8_t* row, const float* x, int64_t n);
-// Which implementation DotRow uses on this CPU: "avx2" or "scalar".
+// Which implementation DotRow uses in this process: "avx512", "avx2" or "scalar".
 std::string_view KernelIsa();
 
+// RmsNorm, SoftmaxInPlace and SwiGluInPlace are vectorised with AVX-512 when that ISA is selected
+// (within a few ulp of the scalar loops); each element's result does not depend on n.
 // out = x / sqrt(mean(x²) + eps) * weight.
 void RmsNorm(float* out, const float* x, const float* weight, int64_t n, float eps);
 // Rotates adjacent pairs (x[2i], x[2i+1]) of each of n_heads heads by angle pos · base^(-2i/rope_dim),

@@ -1,14 +1,20 @@
 // AVX2 + FMA (+F16C) dot products, compiled with per-function target attributes so the binary still
 // runs on CPUs without them (the dispatcher only selects these after checking CPUID).
+//
+// Like the AVX-512 file, each kernel is a template over NT, the number of tokens sharing one load
+// and conversion of the weights; every token's accumulators see the same instructions in the same
+// order for any NT, so a batched result is bit-identical to the one-token DotRow. Only explicit FMA
+// intrinsics and adds feed the accumulators (no mul + add pair the compiler could contract).
 #include <cpuid.h>
 #include <immintrin.h>
 
 #include <cstring>
 
 #include "tensor/dot_kernels.h"
-#include "util/half.h"
 
 #define KVIK_AVX2 __attribute__((target("avx2,fma,f16c")))
+// Per-token loops fully unrolled, so accumulators stay in registers.
+#define KVIK_UNROLL _Pragma("GCC unroll 4")
 
 namespace kvik::kernels {
 namespace {
@@ -22,94 +28,170 @@ KVIK_AVX2 inline float HorizontalSum(__m256 v) {
   return _mm_cvtss_f32(lo);
 }
 
-// Four independent accumulators hide FMA latency; the tail is scalar.
-KVIK_AVX2 float DotF32(const uint8_t* row, const float* x, int64_t n) {
-  const float* w = reinterpret_cast<const float*>(row);
-  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+// Lanes [0, count) set: a maskload mask for the final partial group of 8.
+KVIK_AVX2 inline __m256i TailMask(int64_t count) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)),
+                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+enum class Plain { kF32, kF16, kBf16 };
+
+// 8 weights from `p` (already bounded: the caller pads partial groups) as f32.
+template <Plain P>
+KVIK_AVX2 inline __m256 Load8(const uint8_t* p) {
+  if constexpr (P == Plain::kF32) {
+    return _mm256_loadu_ps(reinterpret_cast<const float*>(p));
+  } else if constexpr (P == Plain::kF16) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  } else {
+    const __m256i wide =
+        _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+  }
+}
+
+template <Plain P>
+constexpr int64_t kElementBytes = P == Plain::kF32 ? 4 : 2;
+
+// Two accumulators per token: elements 0-7 of each 16 go to acc0, 8-15 to acc1; a remaining full 8
+// to acc0 and the final partial 8 (zero-padded weights, masked x) to acc1.
+template <Plain P, int NT>
+KVIK_AVX2 void DotPlainTokens(const uint8_t* row, const float* x, int64_t x_stride, int64_t n,
+                              float* out, int64_t out_stride) {
+  constexpr int64_t kBytes = kElementBytes<P>;
+  __m256 acc0[NT], acc1[NT];
+  KVIK_UNROLL
+  for (int t = 0; t < NT; ++t) acc0[t] = acc1[t] = _mm256_setzero_ps();
   int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    for (int k = 0; k < 4; ++k) {
-      acc[k] = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8 * k), _mm256_loadu_ps(x + i + 8 * k), acc[k]);
+  // Two chunks per trip keep more loads in flight when rows stream from memory (same arithmetic).
+  _Pragma("GCC unroll 2")
+  for (; i + 16 <= n; i += 16) {
+    const __m256 w0 = Load8<P>(row + i * kBytes);
+    const __m256 w1 = Load8<P>(row + (i + 8) * kBytes);
+    KVIK_UNROLL
+    for (int t = 0; t < NT; ++t) {
+      const float* xt = x + t * x_stride + i;
+      acc0[t] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xt), acc0[t]);
+      acc1[t] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xt + 8), acc1[t]);
     }
   }
-  for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), acc[0]);
-  float sum = HorizontalSum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-  for (; i < n; ++i) sum += w[i] * x[i];
-  return sum;
-}
-
-KVIK_AVX2 inline __m256 LoadF16x8(const uint8_t* p) {
-  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-}
-
-KVIK_AVX2 inline __m256 LoadBf16x8(const uint8_t* p) {
-  const __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-  return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
-}
-
-template <__m256 (*Load)(const uint8_t*), float (*Scalar)(uint16_t)>
-KVIK_AVX2 float DotHalf(const uint8_t* row, const float* x, int64_t n) {
-  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    for (int k = 0; k < 4; ++k) {
-      acc[k] = _mm256_fmadd_ps(Load(row + 2 * (i + 8 * k)), _mm256_loadu_ps(x + i + 8 * k), acc[k]);
+  if (i + 8 <= n) {
+    const __m256 w = Load8<P>(row + i * kBytes);
+    KVIK_UNROLL
+    for (int t = 0; t < NT; ++t) {
+      acc0[t] = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + t * x_stride + i), acc0[t]);
+    }
+    i += 8;
+  }
+  if (i < n) {
+    alignas(32) uint8_t padded[32] = {};
+    std::memcpy(padded, row + i * kBytes, (n - i) * kBytes);
+    const __m256 w = Load8<P>(padded);
+    const __m256i mask = TailMask(n - i);
+    KVIK_UNROLL
+    for (int t = 0; t < NT; ++t) {
+      acc1[t] = _mm256_fmadd_ps(w, _mm256_maskload_ps(x + t * x_stride + i, mask), acc1[t]);
     }
   }
-  for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(Load(row + 2 * i), _mm256_loadu_ps(x + i), acc[0]);
-  float sum = HorizontalSum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-  for (; i < n; ++i) {
-    uint16_t h;
-    std::memcpy(&h, row + 2 * i, 2);
-    sum += Scalar(h) * x[i];
-  }
-  return sum;
+  KVIK_UNROLL
+  for (int t = 0; t < NT; ++t) out[t * out_stride] = HorizontalSum(_mm256_add_ps(acc0[t], acc1[t]));
 }
 
-inline float ScalarF16(uint16_t h) { return F16ToF32(h); }
-inline float ScalarBf16(uint16_t h) { return Bf16ToF32(h); }
-
-KVIK_AVX2 inline float BlockScale(const uint8_t* block) {
+KVIK_AVX2 inline __m256 BlockScale(const uint8_t* block) {
   uint16_t h;
   std::memcpy(&h, block, 2);
-  return _cvtsh_ss(h);
+  return _mm256_set1_ps(_cvtsh_ss(h));
 }
 
-KVIK_AVX2 inline __m256 Int8x8ToFloat(const uint8_t* p) {
-  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+KVIK_AVX2 inline __m256 Int8x8ToFloat(__m128i bytes) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes));
 }
 
-KVIK_AVX2 float DotQ8_0(const uint8_t* row, const float* x, int64_t n) {
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t b = 0; b < n / 32; ++b, row += 34, x += 32) {
-    __m256 block = _mm256_mul_ps(Int8x8ToFloat(row + 2), _mm256_loadu_ps(x));
-    block = _mm256_fmadd_ps(Int8x8ToFloat(row + 10), _mm256_loadu_ps(x + 8), block);
-    block = _mm256_fmadd_ps(Int8x8ToFloat(row + 18), _mm256_loadu_ps(x + 16), block);
-    block = _mm256_fmadd_ps(Int8x8ToFloat(row + 26), _mm256_loadu_ps(x + 24), block);
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(BlockScale(row)), block, acc);
+// The 32 weights of a block as four groups of 8 f32 (Q8_0: q; Q4_0: nibble − 8).
+enum class Quant { kQ8_0, kQ4_0 };
+
+template <Quant Q>
+KVIK_AVX2 inline void LoadBlock(const uint8_t* block, __m256 w[4]) {
+  if constexpr (Q == Quant::kQ8_0) {
+    const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2));
+    const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 18));
+    w[0] = Int8x8ToFloat(lo);
+    w[1] = Int8x8ToFloat(_mm_srli_si128(lo, 8));
+    w[2] = Int8x8ToFloat(hi);
+    w[3] = Int8x8ToFloat(_mm_srli_si128(hi, 8));
+  } else {
+    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2));
+    const __m128i nibble = _mm_set1_epi8(0x0f), eight = _mm_set1_epi8(8);
+    const __m128i low = _mm_sub_epi8(_mm_and_si128(packed, nibble), eight);
+    const __m128i high = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(packed, 4), nibble), eight);
+    w[0] = Int8x8ToFloat(low);
+    w[1] = Int8x8ToFloat(_mm_srli_si128(low, 8));
+    w[2] = Int8x8ToFloat(high);
+    w[3] = Int8x8ToFloat(_mm_srli_si128(high, 8));
   }
-  return HorizontalSum(acc);
 }
 
-// Eight 4-bit codes (one per byte) minus the zero point 8, as floats.
-KVIK_AVX2 inline __m256 Nibbles(__m128i bytes, __m256i eight) {
-  return _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepu8_epi32(bytes), eight));
-}
-
-KVIK_AVX2 float DotQ4_0(const uint8_t* row, const float* x, int64_t n) {
-  const __m256i eight = _mm256_set1_epi32(8);
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t b = 0; b < n / 32; ++b, row += 18, x += 32) {
-    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2));
-    const __m128i low = _mm_and_si128(packed, _mm_set1_epi8(0x0f));
-    const __m128i high = _mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0f));
-    __m256 block = _mm256_mul_ps(Nibbles(low, eight), _mm256_loadu_ps(x));
-    block = _mm256_fmadd_ps(Nibbles(_mm_srli_si128(low, 8), eight), _mm256_loadu_ps(x + 8), block);
-    block = _mm256_fmadd_ps(Nibbles(high, eight), _mm256_loadu_ps(x + 16), block);
-    block = _mm256_fmadd_ps(Nibbles(_mm_srli_si128(high, 8), eight), _mm256_loadu_ps(x + 24), block);
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(BlockScale(row)), block, acc);
+// Per block: s = Σ_k w_k · x_k (8 lanes), acc_t += d · s; n is a multiple of 32.
+template <Quant Q, int NT>
+KVIK_AVX2 void DotQuantTokens(const uint8_t* row, const float* x, int64_t x_stride, int64_t n,
+                              float* out, int64_t out_stride) {
+  constexpr int64_t kBlockBytes = Q == Quant::kQ8_0 ? 34 : 18;
+  __m256 acc[NT];
+  KVIK_UNROLL
+  for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n / 32; ++b) {
+    const uint8_t* block = row + b * kBlockBytes;
+    __m256 w[4];
+    LoadBlock<Q>(block, w);
+    const __m256 d = BlockScale(block);
+    KVIK_UNROLL
+    for (int t = 0; t < NT; ++t) {
+      const float* xt = x + t * x_stride + b * 32;
+      __m256 s = _mm256_mul_ps(w[0], _mm256_loadu_ps(xt));
+      s = _mm256_fmadd_ps(w[1], _mm256_loadu_ps(xt + 8), s);
+      s = _mm256_fmadd_ps(w[2], _mm256_loadu_ps(xt + 16), s);
+      s = _mm256_fmadd_ps(w[3], _mm256_loadu_ps(xt + 24), s);
+      acc[t] = _mm256_fmadd_ps(d, s, acc[t]);
+    }
   }
-  return HorizontalSum(acc);
+  KVIK_UNROLL
+  for (int t = 0; t < NT; ++t) out[t * out_stride] = HorizontalSum(acc[t]);
+}
+
+// The one-token DotFn: the NT = 1 instantiation itself.
+template <DotTokensFn Kernel>
+KVIK_AVX2 float DotOne(const uint8_t* row, const float* x, int64_t n) {
+  float out;
+  Kernel(row, x, /*x_stride=*/0, n, &out, /*out_stride=*/0);
+  return out;
+}
+
+template <Plain P>
+DotTokensFn PlainTokens(int n_tokens) {
+  switch (n_tokens) {
+    case 1:
+      return DotPlainTokens<P, 1>;
+    case 2:
+      return DotPlainTokens<P, 2>;
+    case 3:
+      return DotPlainTokens<P, 3>;
+    default:
+      return DotPlainTokens<P, 4>;
+  }
+}
+
+template <Quant Q>
+DotTokensFn QuantTokens(int n_tokens) {
+  switch (n_tokens) {
+    case 1:
+      return DotQuantTokens<Q, 1>;
+    case 2:
+      return DotQuantTokens<Q, 2>;
+    case 3:
+      return DotQuantTokens<Q, 3>;
+    default:
+      return DotQuantTokens<Q, 4>;
+  }
 }
 
 }  // namespace
@@ -122,15 +204,21 @@ bool CpuHasAvx2() {
   return f16c && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
-DotFn Avx2Dot(DType type) {
-  if (!CpuHasAvx2()) return nullptr;
+KernelSet Avx2Kernels(DType type) {
+  if (!CpuHasAvx2()) return {};
   switch (type) {
-    case DType::kF32: return DotF32;
-    case DType::kF16: return DotHalf<LoadF16x8, ScalarF16>;
-    case DType::kBF16: return DotHalf<LoadBf16x8, ScalarBf16>;
-    case DType::kQ8_0: return DotQ8_0;
-    case DType::kQ4_0: return DotQ4_0;
-    default: return nullptr;
+    case DType::kF32:
+      return {DotOne<DotPlainTokens<Plain::kF32, 1>>, PlainTokens<Plain::kF32>};
+    case DType::kF16:
+      return {DotOne<DotPlainTokens<Plain::kF16, 1>>, PlainTokens<Plain::kF16>};
+    case DType::kBF16:
+      return {DotOne<DotPlainTokens<Plain::kBf16, 1>>, PlainTokens<Plain::kBf16>};
+    case DType::kQ8_0:
+      return {DotOne<DotQuantTokens<Quant::kQ8_0, 1>>, QuantTokens<Quant::kQ8_0>};
+    case DType::kQ4_0:
+      return {DotOne<DotQuantTokens<Quant::kQ4_0, 1>>, QuantTokens<Quant::kQ4_0>};
+    default:
+      return {};
   }
 }
 

@@ -1,36 +1,22 @@
-// Element-wise and normalisation kernels. Plain loops in a fixed order (deterministic).
+// Element-wise and normalisation kernels: the scalar references (plain loops in a fixed order) and
+// the public entry points, which pick the AVX-512 versions when kvik's selected ISA is AVX-512.
 #include <cmath>
 
 #include "kvik/tensor.h"
+#include "tensor/dot_kernels.h"
+#include "tensor/op_kernels.h"
 
 namespace kvik {
+namespace kernels {
 
-void RmsNorm(float* out, const float* x, const float* weight, int64_t n, float eps) {
+void RmsNormScalar(float* out, const float* x, const float* weight, int64_t n, float eps) {
   float sum_squares = 0;
   for (int64_t i = 0; i < n; ++i) sum_squares += x[i] * x[i];
   const float scale = 1.0f / std::sqrt(sum_squares / static_cast<float>(n) + eps);
   for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
 }
 
-void RopeInPlace(float* x, int64_t n_heads, int64_t head_dim, int64_t rope_dim, int64_t pos,
-                 float freq_base) {
-  for (int64_t i = 0; i < rope_dim; i += 2) {
-    // theta_i = pos * base^(-i/rope_dim) (RoFormer, Su et al. 2021), computed in double so the angle
-    // is accurate at long positions, then rounded once.
-    const double angle = static_cast<double>(pos) *
-                         std::pow(static_cast<double>(freq_base), -static_cast<double>(i) / rope_dim);
-    const float c = static_cast<float>(std::cos(angle));
-    const float s = static_cast<float>(std::sin(angle));
-    for (int64_t h = 0; h < n_heads; ++h) {
-      float* pair = x + h * head_dim + i;
-      const float a = pair[0], b = pair[1];
-      pair[0] = a * c - b * s;
-      pair[1] = a * s + b * c;
-    }
-  }
-}
-
-void SoftmaxInPlace(float* x, int64_t n) {
+void SoftmaxScalar(float* x, int64_t n) {
   float max_value = x[0];
   for (int64_t i = 1; i < n; ++i) max_value = std::fmax(max_value, x[i]);
   float sum = 0;
@@ -40,6 +26,57 @@ void SoftmaxInPlace(float* x, int64_t n) {
   }
   const float inv = 1.0f / sum;
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+void SwiGluScalar(float* gate, const float* up, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    gate[i] = g / (1.0f + std::exp(-g)) * up[i];
+  }
+}
+
+}  // namespace kernels
+
+namespace {
+
+bool UseAvx512() {
+  static const bool use = kernels::SelectedIsa() == kernels::Isa::kAvx512;
+  return use;
+}
+
+}  // namespace
+
+void RmsNorm(float* out, const float* x, const float* weight, int64_t n, float eps) {
+  if (UseAvx512()) return kernels::RmsNormAvx512(out, x, weight, n, eps);
+  kernels::RmsNormScalar(out, x, weight, n, eps);
+}
+
+void SoftmaxInPlace(float* x, int64_t n) {
+  if (UseAvx512()) return kernels::SoftmaxAvx512(x, n);
+  kernels::SoftmaxScalar(x, n);
+}
+
+void SwiGluInPlace(float* gate, const float* up, int64_t n) {
+  if (UseAvx512()) return kernels::SwiGluAvx512(gate, up, n);
+  kernels::SwiGluScalar(gate, up, n);
+}
+
+void RopeInPlace(float* x, int64_t n_heads, int64_t head_dim, int64_t rope_dim, int64_t pos,
+                 float freq_base) {
+  for (int64_t i = 0; i < rope_dim; i += 2) {
+    // theta_i = pos * base^(-i/rope_dim) (RoFormer, Su et al. 2021), computed in double so the
+    // angle is accurate at long positions, then rounded once.
+    const double angle = static_cast<double>(pos) * std::pow(static_cast<double>(freq_base),
+                                                             -static_cast<double>(i) / rope_dim);
+    const float c = static_cast<float>(std::cos(angle));
+    const float s = static_cast<float>(std::sin(angle));
+    for (int64_t h = 0; h < n_heads; ++h) {
+      float* pair = x + h * head_dim + i;
+      const float a = pair[0], b = pair[1];
+      pair[0] = a * c - b * s;
+      pair[1] = a * s + b * c;
+    }
+  }
 }
 
 int32_t ArgMax(const float* x, int64_t n) {
@@ -58,13 +95,6 @@ float StreamSum(const float* x, int64_t n) {
   for (; i < n; ++i) sum += x[i];
   for (float lane : lanes) sum += lane;
   return sum;
-}
-
-void SwiGluInPlace(float* gate, const float* up, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float g = gate[i];
-    gate[i] = g / (1.0f + std::exp(-g)) * up[i];
-  }
 }
 
 }  // namespace kvik

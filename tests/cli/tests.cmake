@@ -8,3 +8,9 @@ foreach(case ${kvik_cli_cases})
            WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(cli_${case} PROPERTIES LABELS fast)
 endforeach()
+foreach(case quantized_models_generate_and_prefill_matches_decode quantize_bad_input)
+  add_test(NAME cli_${case}
+           COMMAND bash ${PROJECT_SOURCE_DIR}/tests/cli/quantize_test.sh $<TARGET_FILE:kvik> ${case}
+           WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(cli_${case} PROPERTIES LABELS fast)
+endforeach()
