@@ -65,6 +65,18 @@ struct WeightedToken {
   double weight;
 };
 
+// Spelling correction of one-edit typos (docs/semantic-cache.md, "Typos"). A log token is
+// corrected into a target one Damerau edit away when that target is the only one within an edit
+// and is at least min_ratio times as frequent; a target is a lowercase ASCII-letter token of 5+
+// letters that occurs in at least min_target_df log queries, or any lexicon word. The index stores
+// the targets, so an unseen token at lookup is corrected the same way (targets only, no ratio).
+// Lexicon tokens are never corrected: a brand one letter from another brand stays itself.
+struct TypoOptions {
+  bool enabled = true;
+  uint64_t min_target_df = 3;
+  double min_ratio = 8;
+};
+
 // IDF weigher: weight(t) = ln(1 + N / df(t)) × role multiplier, where N is the number of log
 // queries and df(t) the number of queries containing t. Unknown tokens get ln(1 + N) (df = 1 would
 // be the rarest observed). Synonyms are folded before counting.
@@ -75,7 +87,10 @@ class Weigher {
 
   // Counting phase (build): call once per distinct log query with its tokens.
   void CountDocument(const std::vector<std::string>& tokens);
-  // Freezes the IDF table; Weigh works before this too (every token is then "unknown").
+  // Before Finish: also compute typo corrections (off by default in a bare Weigher).
+  void EnableTypoCorrection(TypoOptions options) { typo_ = options; }
+  // Freezes the IDF table (and the typo corrections); Weigh works before this too (every token
+  // is then "unknown").
   void Finish();
 
   // Deduplicated weighted tokens of a query (stop words and zero weights dropped).
@@ -90,9 +105,14 @@ class Weigher {
   std::vector<Entry> Table() const;
   double unknown_weight() const { return unknown_weight_; }
   uint64_t documents() const { return documents_; }
+  // Log tokens corrected into a target (token → target), and the targets, for the index.
+  const std::unordered_map<std::string, std::string>& corrections() const { return corrections_; }
+  const std::vector<std::string>& typo_targets() const { return typo_targets_; }
 
  private:
   std::string Canonical(const std::string& token) const;
+  bool IsLexiconToken(const std::string& token) const;
+  void ComputeCorrections();
   double WeightOf(const std::string& canonical_token) const;
   double RawWeightOf(const std::string& canonical_token) const;
 
@@ -100,6 +120,9 @@ class Weigher {
   RoleMultipliers multipliers_;
   std::unordered_map<std::string, uint64_t> document_frequency_;
   std::unordered_map<std::string, double> weights_;  // filled by Finish
+  TypoOptions typo_{.enabled = false};
+  std::unordered_map<std::string, std::string> corrections_;  // filled by Finish
+  std::vector<std::string> typo_targets_;                     // filled by Finish
   uint64_t documents_ = 0;
   double unknown_weight_ = 1.0;
 };
@@ -138,6 +161,10 @@ class MinHasher {
 
 // ---- Index --------------------------------------------------------------------------------------
 
+namespace format {
+struct TokenEntry;  // src/lsh/index_format.h
+}
+
 struct LookupResult {
   uint32_t cluster_id;
   std::string_view canonical;  // the cluster's most frequent query, normalized (the cache key)
@@ -174,6 +201,8 @@ class Index {
  private:
   Index() = default;
   std::vector<uint64_t> BucketKeysFor(std::string_view query) const;
+  const format::TokenEntry* FindToken(uint64_t hash) const;
+  WeightedToken WeighUnknown(std::string_view token, uint64_t hash) const;
 
   std::string path_;
   const uint8_t* data_ = nullptr;
@@ -200,18 +229,20 @@ class IndexHolder {
 // ---- Builder ------------------------------------------------------------------------------------
 
 struct BuildOptions {
-  std::string log_path;      // TSV: query <TAB> count
-  std::string out_path;      // index file
-  std::string lexicon_path;  // optional role lexicon
-  std::string temp_dir;      // for edge/bucket shards; default: dirname(out_path)
-  std::string members_path;  // optional: writes query <TAB> cluster id for every log query
+  std::string log_path;          // TSV: query <TAB> count
+  std::string out_path;          // index file
+  std::string lexicon_path;      // optional role lexicon
+  std::string temp_dir;          // for edge/bucket shards; default: dirname(out_path)
+  std::string members_path;      // optional: writes query <TAB> cluster id for every log query
+  std::string corrections_path;  // optional: writes token <TAB> target for every typo corrected
   MinHashOptions minhash;
   NormalizeOptions normalize;
-  uint32_t edge_votes = 20;        // prune edges with fewer shared buckets
+  uint32_t edge_votes = 22;        // prune edges with fewer shared buckets (docs: "Typos")
   uint32_t bucket_capacity = 8;    // B: canonical ids kept per bucket
   uint32_t max_pairs_bucket = 64;  // larger buckets only link members to their top members
   uint64_t memory_budget_bytes = 256ull << 20;  // for the sort buffers
   bool progress = false;                        // progress line on stderr
+  TypoOptions typo;                             // spelling correction (on by default)
 };
 
 struct BuildStats {
@@ -219,6 +250,7 @@ struct BuildStats {
   uint64_t distinct_token_sets = 0;  // queries left after merging identical weighted token sets
   std::vector<std::string> bad_line_examples;  // "file:line: why", first few
   uint64_t bucket_records = 0, edge_records = 0, edges_kept = 0, clusters = 0;
+  uint64_t typo_corrections = 0, typo_targets = 0;  // log tokens corrected; correction targets
   uint64_t temp_bytes = 0, index_bytes = 0;
   double seconds = 0;
 };

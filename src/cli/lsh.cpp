@@ -71,6 +71,11 @@ int RunBuild(lsh::BuildOptions options, uint64_t memory_mb) {
       static_cast<unsigned long long>(stats->edges_kept),
       static_cast<unsigned long long>(stats->edge_records), options.out_path.c_str(),
       stats->index_bytes / 1048576.0, stats->temp_bytes / 1048576.0, stats->seconds, PeakRssMiB());
+  if (options.typo.enabled) {
+    std::printf("typo correction: %llu log tokens corrected, %llu targets\n",
+                static_cast<unsigned long long>(stats->typo_corrections),
+                static_cast<unsigned long long>(stats->typo_targets));
+  }
   return 0;
 }
 
@@ -235,6 +240,14 @@ int RunLsh(int argc, char** argv) {
                         "write query<TAB>cluster id for every query");
   build_cmd->add_flag("--plain", plain, "unweighted MinHash (ignore token weights)");
   build_cmd->add_flag("--stop-words", build.normalize.drop_stop_words, "drop English stop words");
+  build_cmd->add_option("--corrections", build.corrections_path,
+                        "write token<TAB>target for every typo corrected");
+  bool no_typos = false;
+  build_cmd->add_flag("--no-typo-correction", no_typos, "keep one-edit typos as new words");
+  build_cmd->add_option("--typo-ratio", build.typo.min_ratio,
+                        "a typo's target is at least this many times as frequent");
+  build_cmd->add_option("--typo-min-df", build.typo.min_target_df,
+                        "log queries a correction target must occur in");
 
   std::string index_path;
   std::vector<std::string> queries;
@@ -282,6 +295,7 @@ int RunLsh(int argc, char** argv) {
   if (gen_cmd->parsed()) return RunGenLog(gen);
   if (build_cmd->parsed()) {
     build.minhash.weighted = !plain;
+    build.typo.enabled = !no_typos;
     return RunBuild(build, memory_mb);
   }
   if (lookup_cmd->parsed()) return RunLookup(index_path, queries, min_votes);

@@ -17,6 +17,7 @@
 #include "lsh/index_writer.h"
 #include "lsh/log_reader.h"
 #include "lsh/temp_records.h"
+#include "lsh/typo.h"
 
 namespace kvik::lsh {
 namespace {
@@ -106,6 +107,7 @@ class Builder {
     auto start = std::chrono::steady_clock::now();
     KVIK_RETURN_IF_ERROR(ValidateOptions());
     KVIK_RETURN_IF_ERROR(ReadLog());
+    KVIK_RETURN_IF_ERROR(WriteCorrections());
     MergeIdenticalTokenSets();
     KVIK_RETURN_IF_ERROR(WriteBucketRecords());
     KVIK_RETURN_IF_ERROR(WriteEdgeRecords());
@@ -154,6 +156,8 @@ class Builder {
                             LoadRoleLexicon(options_.lexicon_path, options_.normalize));
       weigher_ = Weigher(std::move(lexicon));
     }
+    if (options_.typo.min_ratio < 1) return InvalidArgument("--typo-ratio must be at least 1");
+    weigher_.EnableTypoCorrection(options_.typo);
     return Status::Ok();
   }
 
@@ -186,6 +190,8 @@ class Builder {
                              std::to_string(stats_.empty_queries) + " empty after normalization)");
     }
     weigher_.Finish();
+    stats_.typo_corrections = weigher_.corrections().size();
+    stats_.typo_targets = weigher_.typo_targets().size();
     return Status::Ok();
   }
 
@@ -403,6 +409,22 @@ class Builder {
     }
   }
 
+  Status WriteCorrections() {
+    if (options_.corrections_path.empty()) return Status::Ok();
+    std::vector<std::pair<std::string, std::string>> sorted(weigher_.corrections().begin(),
+                                                            weigher_.corrections().end());
+    std::sort(sorted.begin(), sorted.end());
+    FILE* out = std::fopen(options_.corrections_path.c_str(), "w");
+    if (out == nullptr) {
+      return IoError("corrections file " + options_.corrections_path + ": cannot create");
+    }
+    for (const auto& [token, target] : sorted)
+      std::fprintf(out, "%s\t%s\n", token.c_str(), target.c_str());
+    return std::fclose(out) == 0
+               ? Status::Ok()
+               : IoError("corrections file " + options_.corrections_path + ": write failed");
+  }
+
   Status WriteMembers() {
     if (options_.members_path.empty()) return Status::Ok();
     FILE* out = std::fopen(options_.members_path.c_str(), "w");
@@ -459,6 +481,7 @@ class Builder {
     for (const auto& e : weigher_.Table()) {
       contents_.tokens.push_back({e.token_hash, e.mapped_hash, e.weight, 0});
     }
+    for (const auto& target : weigher_.typo_targets()) typo::AddTarget(target, contents_.typos);
     return Status::Ok();
   }
 

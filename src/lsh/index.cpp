@@ -11,12 +11,14 @@
 
 #include "kvik/lsh.h"
 #include "lsh/index_format.h"
+#include "lsh/typo.h"
 
 namespace kvik::lsh {
 
 struct Index::Layout {
   const format::FileHeader* header;
   const format::TokenEntry* tokens;
+  const format::TypoEntry* typos;
   const format::BucketSlot* slots;
   const uint32_t* entries;
   const format::ClusterEntry* clusters;
@@ -29,7 +31,7 @@ Status CheckLayout(const std::string& path, const format::FileHeader& h, uint64_
   const auto corrupt = [&](const std::string& what) {
     return Corrupt("index " + path + ": " + what);
   };
-  if (h.version != format::kVersion) {
+  if (h.version < format::kOldestVersion || h.version > format::kVersion) {
     return Unimplemented("index " + path + ": format version " + std::to_string(h.version) +
                          ", this kvik reads version " + std::to_string(format::kVersion));
   }
@@ -46,11 +48,14 @@ Status CheckLayout(const std::string& path, const format::FileHeader& h, uint64_
   }
   // Each count is bounded by the file size before multiplying, so the sum cannot overflow.
   const uint64_t limit = actual_size;
-  if (h.token_count > limit || h.bucket_slots > limit || h.entry_count > limit ||
-      h.cluster_count > limit || h.text_bytes > limit || h.bucket_count > h.bucket_slots) {
+  if (h.version < 2 && h.typo_count != 0) return corrupt("version 1 header with a typo section");
+  if (h.token_count > limit || h.typo_count > limit || h.bucket_slots > limit ||
+      h.entry_count > limit || h.cluster_count > limit || h.text_bytes > limit ||
+      h.bucket_count > h.bucket_slots) {
     return corrupt("section sizes exceed the file");
   }
   uint64_t expected = sizeof(format::FileHeader) + h.token_count * sizeof(format::TokenEntry) +
+                      h.typo_count * sizeof(format::TypoEntry) +
                       h.bucket_slots * sizeof(format::BucketSlot) +
                       format::AlignUp8(h.entry_count * sizeof(uint32_t)) +
                       h.cluster_count * sizeof(format::ClusterEntry) + h.text_bytes;
@@ -88,6 +93,16 @@ Status CheckReferences(const std::string& path, const format::FileHeader& h,
   for (uint64_t t = 1; t < h.token_count; ++t) {
     if (l.tokens[t - 1].token_hash >= l.tokens[t].token_hash)
       return corrupt("token table is not sorted");
+  }
+  const auto* tokens_end = l.tokens + h.token_count;
+  for (uint64_t t = 0; t < h.typo_count; ++t) {
+    if (t > 0 && l.typos[t - 1].key_hash > l.typos[t].key_hash)
+      return corrupt("typo table is not sorted");
+    const uint64_t target = l.typos[t].target_hash;
+    const auto* it = std::lower_bound(l.tokens, tokens_end, target,
+                                      [](const auto& e, uint64_t v) { return e.token_hash < v; });
+    if (it == tokens_end || it->token_hash != target)
+      return corrupt("typo entry " + std::to_string(t) + " names no token");
   }
   return Status::Ok();
 }
@@ -131,6 +146,8 @@ Result<std::shared_ptr<const Index>> Index::Open(const std::string& path) {
   layout->header = header;
   layout->tokens = reinterpret_cast<const format::TokenEntry*>(cursor);
   cursor += header->token_count * sizeof(format::TokenEntry);
+  layout->typos = reinterpret_cast<const format::TypoEntry*>(cursor);
+  cursor += header->typo_count * sizeof(format::TypoEntry);
   layout->slots = reinterpret_cast<const format::BucketSlot*>(cursor);
   cursor += header->bucket_slots * sizeof(format::BucketSlot);
   layout->entries = reinterpret_cast<const uint32_t*>(cursor);
@@ -152,18 +169,42 @@ Index::~Index() {
   if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
 }
 
-std::vector<uint64_t> Index::BucketKeysFor(std::string_view query) const {
+const format::TokenEntry* Index::FindToken(uint64_t hash) const {
+  const auto* end = layout_->tokens + layout_->header->token_count;
+  const auto* it =
+      std::lower_bound(layout_->tokens, end, hash,
+                       [](const format::TokenEntry& e, uint64_t v) { return e.token_hash < v; });
+  return it != end && it->token_hash == hash ? it : nullptr;
+}
+
+// An unseen token one edit from exactly one correction target takes the target's identity and
+// weight; otherwise it is a new word with the rarest weight.
+WeightedToken Index::WeighUnknown(std::string_view token, uint64_t hash) const {
   const auto& h = *layout_->header;
+  if (h.typo_count > 0) {
+    const auto* begin = layout_->typos;
+    const auto* end = begin + h.typo_count;
+    auto lookup = [&](uint64_t key) {
+      auto range = std::equal_range(begin, end, format::TypoEntry{key, 0, 0, 0},
+                                    [](const format::TypoEntry& a, const format::TypoEntry& b) {
+                                      return a.key_hash < b.key_hash;
+                                    });
+      return typo::EntryRange{range.first, range.second};
+    };
+    if (auto target = typo::UniqueTarget(token, lookup)) {
+      if (const auto* entry = FindToken(*target)) return {entry->mapped_hash, entry->weight};
+    }
+  }
+  return {hash, h.unknown_weight};
+}
+
+std::vector<uint64_t> Index::BucketKeysFor(std::string_view query) const {
   std::vector<WeightedToken> weighted;
   for (const auto& token : Tokenize(query, normalize_)) {
     uint64_t hash = HashToken(token);
-    const auto* end = layout_->tokens + h.token_count;
-    const auto* it =
-        std::lower_bound(layout_->tokens, end, hash,
-                         [](const format::TokenEntry& e, uint64_t v) { return e.token_hash < v; });
-    WeightedToken wt = (it != end && it->token_hash == hash)
-                           ? WeightedToken{it->mapped_hash, it->weight}
-                           : WeightedToken{hash, h.unknown_weight};
+    const auto* entry = FindToken(hash);
+    WeightedToken wt =
+        entry ? WeightedToken{entry->mapped_hash, entry->weight} : WeighUnknown(token, hash);
     if (wt.weight <= 0) continue;
     bool duplicate = false;
     for (const auto& w : weighted) duplicate |= w.hash == wt.hash;

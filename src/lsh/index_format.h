@@ -3,13 +3,15 @@
 //
 //   FileHeader                     160 bytes
 //   TokenEntry[token_count]        sorted by token_hash (binary search at lookup)
+//   TypoEntry[typo_count]          sorted by key_hash: spelling-correction targets (version 2)
 //   BucketSlot[bucket_slots]       open addressing, linear probing, key 0 = empty
 //   uint32 entries[entry_count]    cluster ids; each bucket's run, most popular cluster first
 //   ClusterEntry[cluster_count]    cluster id = index, by total query count, descending
 //   char text[text_bytes]          canonical queries, normalized (they are the cache keys)
 //
 // payload_checksum = XXH64(bytes after the header, seed 0); header_checksum = XXH64(header with
-// header_checksum = 0). Version changes whenever any of this changes.
+// header_checksum = 0). Version changes whenever any of this changes. Version 1 files (no typo
+// section; typo_count was reserved and zero) are still read.
 #pragma once
 
 #include <cstdint>
@@ -17,7 +19,8 @@
 namespace kvik::lsh::format {
 
 inline constexpr char kMagic[8] = {'K', 'V', 'I', 'K', 'L', 'S', 'H', '\0'};
-inline constexpr uint32_t kVersion = 1;
+inline constexpr uint32_t kVersion = 2;
+inline constexpr uint32_t kOldestVersion = 1;
 
 // FileHeader::flags bits.
 inline constexpr uint32_t kStemPlurals = 1u << 0;
@@ -44,7 +47,8 @@ struct FileHeader {
   uint64_t file_bytes;
   uint64_t payload_checksum;
   uint64_t header_checksum;
-  uint8_t reserved[32];  // zero; room for later fields without moving sections
+  uint64_t typo_count;   // version 2; zero (reserved) in version 1
+  uint8_t reserved[24];  // zero; room for later fields without moving sections
 };
 static_assert(sizeof(FileHeader) == 160);
 
@@ -55,6 +59,18 @@ struct TokenEntry {
   uint32_t reserved;
 };
 static_assert(sizeof(TokenEntry) == 24);
+
+// A spelling-correction target ("running") is stored under its own hash (position = kWholeWord)
+// and under the hash of each of its one-letter deletions ("rnning", position 1, letter 'u'), so a
+// lookup can find the target of an unseen one-edit typo (src/lsh/typo.h).
+struct TypoEntry {
+  uint64_t key_hash;     // HashToken(target) or HashToken(target without one letter)
+  uint64_t target_hash;  // HashToken(target): its TokenEntry gives the mapped hash and weight
+  uint32_t position;     // where the deleted letter was (start of its run), or UINT32_MAX
+  uint32_t letter;       // the deleted letter | (length of its run of equal letters << 8); 0 for
+                         // the whole word
+};
+static_assert(sizeof(TypoEntry) == 24);
 
 struct BucketSlot {
   uint64_t key;          // MinHash bucket key, never 0

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <tuple>
 
 namespace kvik::lsh {
 namespace {
@@ -74,6 +75,10 @@ std::vector<format::BucketSlot> BuildSlots(const IndexContents& contents,
 Result<uint64_t> WriteIndex(const std::string& path, IndexContents& contents) {
   std::sort(contents.tokens.begin(), contents.tokens.end(),
             [](const auto& a, const auto& b) { return a.token_hash < b.token_hash; });
+  std::sort(contents.typos.begin(), contents.typos.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.key_hash, a.target_hash, a.position, a.letter) <
+           std::tie(b.key_hash, b.target_hash, b.position, b.letter);
+  });
   const std::vector<uint32_t> order = KeyOrder(contents);
   std::vector<format::BucketSlot> slots = BuildSlots(contents, order);
 
@@ -82,6 +87,7 @@ Result<uint64_t> WriteIndex(const std::string& path, IndexContents& contents) {
   h.version = format::kVersion;
   h.header_bytes = sizeof(format::FileHeader);
   h.token_count = contents.tokens.size();
+  h.typo_count = contents.typos.size();
   const uint64_t bucket_slots = slots.size();
   h.bucket_slots = bucket_slots;
   h.bucket_count = contents.bucket_keys.size();
@@ -89,6 +95,7 @@ Result<uint64_t> WriteIndex(const std::string& path, IndexContents& contents) {
   h.cluster_count = contents.clusters.size();
   h.text_bytes = contents.text.size();
   h.file_bytes = sizeof(format::FileHeader) + h.token_count * sizeof(format::TokenEntry) +
+                 h.typo_count * sizeof(format::TypoEntry) +
                  h.bucket_slots * sizeof(format::BucketSlot) +
                  format::AlignUp8(h.entry_count * sizeof(uint32_t)) +
                  h.cluster_count * sizeof(format::ClusterEntry) + h.text_bytes;
@@ -106,6 +113,7 @@ Result<uint64_t> WriteIndex(const std::string& path, IndexContents& contents) {
     if (status.ok()) status = payload.Write(data, bytes);
   };
   write(contents.tokens.data(), contents.tokens.size() * sizeof(format::TokenEntry));
+  write(contents.typos.data(), contents.typos.size() * sizeof(format::TypoEntry));
   write(slots.data(), slots.size() * sizeof(format::BucketSlot));
   std::vector<format::BucketSlot>().swap(slots);  // release before streaming the entries
   std::vector<uint32_t> chunk;

@@ -14,6 +14,7 @@ struct IndexContents {
   format::FileHeader
       header{};  // parameters filled by the caller; sizes and checksums by WriteIndex
   std::vector<format::TokenEntry> tokens;
+  std::vector<format::TypoEntry> typos;
   std::vector<uint64_t> bucket_keys;  // one per bucket, distinct, never 0
   std::vector<uint32_t> bucket_first, bucket_count;
   std::vector<uint32_t> entries;

@@ -1,9 +1,11 @@
 // Token weights: IDF from the query log, scaled by an optional role lexicon, with synonym folding.
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <unordered_set>
 
 #include "kvik/lsh.h"
+#include "lsh/typo.h"
 
 namespace kvik::lsh {
 namespace {
@@ -79,9 +81,73 @@ Result<RoleLexicon> LoadRoleLexicon(const std::string& path, const NormalizeOpti
 Weigher::Weigher(RoleLexicon lexicon, RoleMultipliers multipliers)
     : lexicon_(std::move(lexicon)), multipliers_(multipliers) {}
 
+// Typo correction first, then synonyms: "snaeker" → "sneaker" → "shoe".
 std::string Weigher::Canonical(const std::string& token) const {
-  auto it = lexicon_.synonyms.find(token);
-  return it == lexicon_.synonyms.end() ? token : it->second;
+  const std::string* corrected = &token;
+  if (!corrections_.empty()) {
+    auto c = corrections_.find(token);
+    if (c != corrections_.end()) corrected = &c->second;
+  }
+  auto it = lexicon_.synonyms.find(*corrected);
+  return it == lexicon_.synonyms.end() ? *corrected : it->second;
+}
+
+bool Weigher::IsLexiconToken(const std::string& token) const {
+  return lexicon_.roles.count(token) > 0 || lexicon_.synonyms.count(token) > 0;
+}
+
+// Tokens are visited from the most to the least frequent, so when a token is considered every
+// token that could be its correction (≥ min_ratio × as frequent) is already a target or already
+// corrected itself; a corrected token never becomes a target, so corrections do not chain.
+void Weigher::ComputeCorrections() {
+  struct Candidate {
+    const std::string* token;
+    uint64_t df;
+  };
+  std::vector<Candidate> order;
+  order.reserve(document_frequency_.size() + lexicon_.synonyms.size());
+  for (const auto& [token, df] : document_frequency_) order.push_back({&token, df});
+  // Lexicon words absent from the counts (synonym sources are folded before counting) are known
+  // words too; a synonym source counts as often as its target.
+  for (const auto& [source, target] : lexicon_.synonyms) {
+    auto it = document_frequency_.find(target);
+    order.push_back({&source, it == document_frequency_.end() ? 0 : it->second});
+  }
+  for (const auto& [token, role] : lexicon_.roles) {
+    if (!document_frequency_.count(token)) order.push_back({&token, 0});
+  }
+  std::sort(order.begin(), order.end(), [](const Candidate& a, const Candidate& b) {
+    return a.df != b.df ? a.df > b.df : *a.token < *b.token;
+  });
+  std::unordered_map<uint64_t, std::vector<format::TypoEntry>> by_key;
+  std::unordered_map<uint64_t, std::pair<uint64_t, const std::string*>> targets;  // hash → df, text
+  std::vector<format::TypoEntry> entries;
+  auto lookup = [&](uint64_t key) {
+    auto it = by_key.find(key);
+    if (it == by_key.end()) return typo::EntryRange{nullptr, nullptr};
+    return typo::EntryRange{it->second.data(), it->second.data() + it->second.size()};
+  };
+  for (const auto& [token, df] : order) {
+    const bool lexicon = IsLexiconToken(*token);
+    if (!lexicon && df > 0) {
+      if (auto target = typo::UniqueTarget(*token, lookup)) {
+        const auto& [target_df, target_text] = targets.at(*target);
+        if (static_cast<double>(target_df) >= typo_.min_ratio * static_cast<double>(df)) {
+          corrections_.emplace(*token, *target_text);
+          continue;
+        }
+      }
+    }
+    auto role = lexicon_.roles.find(*token);
+    const bool stop = role != lexicon_.roles.end() && role->second == TokenRole::kStop;
+    if (stop || token->size() < typo::kMinTargetLength || !typo::IsCorrectable(*token)) continue;
+    if (!lexicon && df < typo_.min_target_df) continue;
+    entries.clear();
+    typo::AddTarget(*token, entries);
+    for (const auto& e : entries) by_key[e.key_hash].push_back(e);
+    targets.emplace(HashToken(*token), std::make_pair(df, token));
+    typo_targets_.push_back(*token);
+  }
 }
 
 void Weigher::CountDocument(const std::vector<std::string>& tokens) {
@@ -94,6 +160,9 @@ void Weigher::CountDocument(const std::vector<std::string>& tokens) {
 }
 
 void Weigher::Finish() {
+  corrections_.clear();
+  typo_targets_.clear();
+  if (typo_.enabled) ComputeCorrections();
   const double n = static_cast<double>(documents_);
   weights_.clear();
   weights_.reserve(document_frequency_.size());

@@ -132,7 +132,7 @@ TEST(Index, GeneratedLogQueriesMapToTheirOwnClusterAndTrueIntent) {
   // one.
   EXPECT_GE(own_cluster, members.size() * 998 / 1000);
   // Clusters are connected components, so a chain of modifier refinements ("x shoe" ~ "x red shoe")
-  // can join two true intents; at --votes 20 that costs about 2% of log queries on this log.
+  // can join two true intents; at --votes 22 that costs about 2% of log queries on this log.
   EXPECT_GE(right_intent, members.size() * 97 / 100);
 }
 
