@@ -112,6 +112,7 @@ class Engine {
   EngineOptions options_;
   ThreadPool* pool_;
   int64_t context_tokens_ = 0;
+  int64_t total_blocks_ = 0;
   std::unique_ptr<KvCache> cache_;
   std::unique_ptr<ForwardState> state_;
   std::vector<float> logits_;

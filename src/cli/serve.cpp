@@ -123,7 +123,9 @@ int RunServe(int argc, char** argv) {
       if (!redis_store.ok()) return Fail(redis_store.status());
       store = std::move(*redis_store);
     } else {
-      store = lsh::MakeMemoryStore({.capacity_bytes = semantic_mb << 20});
+      lsh::MemoryStoreOptions memory;
+      memory.capacity_bytes = semantic_mb << 20;
+      store = lsh::MakeMemoryStore(std::move(memory));
     }
     prompt_cache = std::make_unique<server::SemanticPromptCache>(*index, std::move(store),
                                                                  semantic_votes);

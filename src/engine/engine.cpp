@@ -50,6 +50,7 @@ Result<std::unique_ptr<Engine>> Engine::Create(const Model& model, const EngineO
   kv.sliding_window = config.sliding_window;
   kv.prefix_sharing = options.prefix_sharing;
   KVIK_ASSIGN_OR_RETURN(engine->cache_, KvCache::Create(kv));
+  engine->total_blocks_ = kv.n_blocks;
   engine->state_ = std::make_unique<ForwardState>(config, options.max_batch_tokens);
   engine->logits_.resize(options.max_batch_tokens * config.vocab_size);
   engine->PublishSnapshot();
@@ -65,10 +66,10 @@ Result<RequestId> Engine::Submit(GenerationRequest request, EventCallback on_eve
   }
   if (request.max_new_tokens < 0) return InvalidArgument("max_tokens must be >= 0");
   const int64_t blocks_for_prompt = (n_prompt + options_.block_size - 1) / options_.block_size;
-  if (blocks_for_prompt > cache_->stats().blocks_total) {
+  // (Not cache_->stats(): the cache belongs to the stepping thread; its size never changes.)
+  if (blocks_for_prompt > total_blocks_) {
     return InvalidArgument("the prompt needs " + std::to_string(blocks_for_prompt) +
-                           " KV blocks; the whole KV budget holds " +
-                           std::to_string(cache_->stats().blocks_total));
+                           " KV blocks; the whole KV budget holds " + std::to_string(total_blocks_));
   }
   for (int32_t t : request.prompt) {
     if (t < 0 || t >= model_.config().vocab_size) {
