@@ -4,6 +4,8 @@
 //   KVIK_ISA=avx2 build/tensor_bench --benchmark_filter=MatVec
 #include <benchmark/benchmark.h>
 
+#include <immintrin.h>
+
 #include <random>
 #include <vector>
 
@@ -145,6 +147,50 @@ void MatMulArgs(benchmark::internal::Benchmark* b) {
   }
 }
 
+// The machine's FMA ceiling, per thread: independent chains of fused multiply-adds on registers
+// only (no memory traffic), 12 accumulators to cover the FMA latency. Prefill efficiency in
+// docs/performance.md is quoted against this number × threads.
+__attribute__((target("avx2,fma"), noinline)) float FmaAvx2(int64_t n, float seed) {
+  __m256 acc[12];
+  for (int c = 0; c < 12; ++c) acc[c] = _mm256_set1_ps(seed + c);
+  const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
+  for (int64_t i = 0; i < n; ++i) {
+#pragma GCC unroll 12
+    for (int c = 0; c < 12; ++c) acc[c] = _mm256_fmadd_ps(acc[c], a, b);
+  }
+  __m256 sum = acc[0];
+  for (int c = 1; c < 12; ++c) sum = _mm256_add_ps(sum, acc[c]);
+  return _mm256_cvtss_f32(sum);
+}
+
+__attribute__((target("avx512f,fma"), noinline)) float FmaAvx512(int64_t n, float seed) {
+  __m512 acc[12];
+  for (int c = 0; c < 12; ++c) acc[c] = _mm512_set1_ps(seed + c);
+  const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
+  for (int64_t i = 0; i < n; ++i) {
+#pragma GCC unroll 12
+    for (int c = 0; c < 12; ++c) acc[c] = _mm512_fmadd_ps(acc[c], a, b);
+  }
+  __m512 sum = acc[0];
+  for (int c = 1; c < 12; ++c) sum = _mm512_add_ps(sum, acc[c]);
+  return _mm512_reduce_add_ps(sum);
+}
+
+void BM_PeakFma(benchmark::State& state) {
+  const bool wide = state.range(0) == 512;
+  if (wide && !kernels::CpuHasAvx512()) return state.SkipWithError("no AVX-512");
+  if (!wide && !kernels::CpuHasAvx2()) return state.SkipWithError("no AVX2");
+  constexpr int64_t kIterations = 1 << 16;
+  float sink = 0;
+  for (auto _ : state) {
+    sink += wide ? FmaAvx512(kIterations, sink) : FmaAvx2(kIterations, sink);
+    benchmark::DoNotOptimize(sink);
+  }
+  const double flops = 2.0 * 12 * (wide ? 16 : 8) * kIterations;
+  state.counters["FLOP/s"] = benchmark::Counter(flops * state.iterations(), benchmark::Counter::kIsRate);
+}
+
+BENCHMARK(BM_PeakFma)->Arg(256)->Arg(512)->Threads(1)->Threads(2)->UseRealTime();
 BENCHMARK(BM_DotRow)->Apply(DotArgs);
 BENCHMARK(BM_MatVec)->Apply(MatVecArgs)->UseRealTime();
 BENCHMARK(BM_MatMul)->Apply(MatMulArgs)->UseRealTime()->Unit(benchmark::kMillisecond);

@@ -104,6 +104,7 @@ class Engine {
   Engine(const Model& model, const EngineOptions& options, ThreadPool* pool);
   void TakeInbox();
   void Admit();
+  bool WaitsForSharedPrefix(const Sequence& s) const;
   bool Preempt();
   void Finish(Sequence& s, FinishReason reason, bool cancelled, Status error);
   void PublishSnapshot();

@@ -146,6 +146,7 @@ void Engine::Finish(Sequence& s, FinishReason reason, bool cancelled, Status err
 void Engine::Admit() {
   while (!waiting_.empty() && static_cast<int64_t>(running_.size()) < options_.parallel) {
     Sequence& s = *waiting_.front();
+    if (WaitsForSharedPrefix(s)) break;
     const SequenceId seq = cache_->AddSequence();
     const int64_t n = static_cast<int64_t>(s.tokens.size());
     const int64_t reused = cache_->MatchPrefix(seq, s.tokens, n - 1).value();
@@ -165,6 +166,23 @@ void Engine::Admit() {
     running_.push_back(std::move(waiting_.front()));
     waiting_.pop_front();
   }
+}
+
+// True when a running sequence is still computing a prompt prefix `s` shares (at least one block of
+// it): admitting `s` now would compute the same K/V twice, while a few steps later those blocks are
+// in the prefix index. (Requests that arrive together with one system prompt hit exactly this.)
+bool Engine::WaitsForSharedPrefix(const Sequence& s) const {
+  if (!options_.prefix_sharing) return false;
+  for (const auto& r : running_) {
+    const int64_t computed = cache_->n_tokens(r->seq);
+    const int64_t prompt = static_cast<int64_t>(r->request.prompt.size());
+    if (computed >= prompt) continue;  // decoding: whatever it shares is indexed already
+    const size_t limit = std::min<size_t>(s.tokens.size(), prompt);
+    size_t common = 0;
+    while (common < limit && s.tokens[common] == r->tokens[common]) ++common;
+    if (static_cast<int64_t>(common) >= computed + options_.block_size) return true;
+  }
+  return false;
 }
 
 // Frees the newest running sequence's blocks and puts it back at the head of the queue; it will

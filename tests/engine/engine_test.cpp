@@ -139,6 +139,31 @@ TEST_F(EngineTest, SharedPrefixesAreCountedAsCachedPromptTokens) {
   EXPECT_EQ(engine->stats().prompt_tokens_cached, 100u);
 }
 
+TEST_F(EngineTest, RequestsArrivingTogetherComputeTheirSharedPrefixOnce) {
+  EngineOptions options;
+  options.parallel = 4;
+  options.context_tokens = 512;
+  options.max_batch_tokens = 64;  // the prefix takes several steps to compute
+  auto engine = Engine::Create(*model_, options, nullptr).value();
+  Collector collected;
+  std::vector<int32_t> system(200);
+  for (size_t i = 0; i < system.size(); ++i) system[i] = 3 + static_cast<int32_t>(i);
+  std::vector<RequestId> ids;
+  for (int32_t q = 0; q < 4; ++q) {
+    std::vector<int32_t> prompt = system;
+    prompt.push_back(400 + q);
+    ids.push_back(engine->Submit(Greedy(prompt, 3), collected.callback()).value());
+  }
+  RunUntilIdle(*engine);
+  EXPECT_EQ(collected.final_event[ids[0]].cached_prompt_tokens, 0);
+  for (int q = 1; q < 4; ++q) {
+    // Every full block of the prefix (12 × 16); the last 8 tokens sit in the first request's
+    // partly filled block, which is only indexed once that request ends.
+    EXPECT_EQ(collected.final_event[ids[q]].cached_prompt_tokens, 192) << "request " << q;
+    EXPECT_EQ(collected.tokens[ids[q]].size(), 3u);
+  }
+}
+
 TEST_F(EngineTest, RefusesBadRequestsAndAFullQueue) {
   EngineOptions options;
   options.context_tokens = 32;
