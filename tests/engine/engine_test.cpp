@@ -16,18 +16,8 @@
 namespace kvik {
 namespace {
 
-class EngineTest : public ::testing::Test {
+class EngineTest : public testing::TinyModelTest {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = new testing::TempDir();
-    model_ = Model::Load(testing::WriteModel(*dir_, "tiny.gguf", testing::TinyPreset()))
-                 .value()
-                 .release();
-  }
-  static void TearDownTestSuite() {
-    delete model_;
-    delete dir_;
-  }
   static GenerationRequest Greedy(const std::vector<int32_t>& prompt, int n) {
     GenerationRequest r;
     r.prompt = prompt;
@@ -44,11 +34,7 @@ class EngineTest : public ::testing::Test {
     options.stop_at_eos = false;
     return Generate(*model_, prompt, options, pool).value().tokens;
   }
-  static testing::TempDir* dir_;
-  static Model* model_;
 };
-testing::TempDir* EngineTest::dir_ = nullptr;
-Model* EngineTest::model_ = nullptr;
 
 // Collects each request's events.
 struct Collector {

@@ -14,23 +14,7 @@
 namespace kvik {
 namespace {
 
-class GenerateKvTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dir_ = new testing::TempDir();
-    model_ = Model::Load(testing::WriteModel(*dir_, "tiny.gguf", testing::TinyPreset()))
-                 .value()
-                 .release();
-  }
-  static void TearDownTestSuite() {
-    delete model_;
-    delete dir_;
-  }
-  static testing::TempDir* dir_;
-  static Model* model_;
-};
-testing::TempDir* GenerateKvTest::dir_ = nullptr;
-Model* GenerateKvTest::model_ = nullptr;
+using GenerateKvTest = testing::TinyModelTest;
 
 GenerateOptions Greedy(int n) {
   GenerateOptions options;

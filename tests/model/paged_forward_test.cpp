@@ -14,18 +14,8 @@
 namespace kvik {
 namespace {
 
-class PagedForwardTest : public ::testing::Test {
+class PagedForwardTest : public testing::TinyModelTest {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = new testing::TempDir();
-    model_ = Model::Load(testing::WriteModel(*dir_, "tiny.gguf", testing::TinyPreset()))
-                 .value()
-                 .release();
-  }
-  static void TearDownTestSuite() {
-    delete model_;
-    delete dir_;
-  }
   const ModelConfig& config() const { return model_->config(); }
 
   // Greedy decode of `n_new` tokens after `prompt` in a fresh cache; returns every step's logits.
@@ -51,11 +41,7 @@ class PagedForwardTest : public ::testing::Test {
     return steps;
   }
 
-  static testing::TempDir* dir_;
-  static Model* model_;
 };
-testing::TempDir* PagedForwardTest::dir_ = nullptr;
-Model* PagedForwardTest::model_ = nullptr;
 
 TEST_F(PagedForwardTest, LogitsAreBitIdenticalForBlockSizes1And16And64AndADenseCache) {
   ThreadPool pool(2);

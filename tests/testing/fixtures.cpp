@@ -64,4 +64,19 @@ std::unique_ptr<KvCache> NewCache(const ModelConfig& config, int64_t tokens, DTy
   return cache.ok() ? std::move(*cache) : nullptr;
 }
 
+TempDir* TinyModelTest::dir_ = nullptr;
+Model* TinyModelTest::model_ = nullptr;
+
+void TinyModelTest::SetUpTestSuite() {
+  dir_ = new TempDir();
+  model_ = Model::Load(WriteModel(*dir_, "tiny.gguf", TinyPreset())).value().release();
+}
+
+void TinyModelTest::TearDownTestSuite() {
+  delete model_;
+  delete dir_;
+  model_ = nullptr;
+  dir_ = nullptr;
+}
+
 }  // namespace kvik::testing

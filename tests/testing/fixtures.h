@@ -1,12 +1,14 @@
 // Shared test fixtures: temporary folders and seeded synthetic models.
 #pragma once
 
+#include <gtest/gtest.h>
+
+#include <memory>
 #include <string>
 
 #include "kvik/dtype.h"
 #include "kvik/kv_cache.h"
 #include "kvik/model.h"
-#include <memory>
 #include "kvik/synthetic_model.h"
 
 namespace kvik::testing {
@@ -32,6 +34,16 @@ ModelPreset TinyPreset(bool tied_output = false);
 // returns its path. Aborts the test on failure.
 std::string WriteModel(const TempDir& dir, const std::string& name, const ModelPreset& preset,
                        DType dtype = DType::kF32, uint64_t seed = 1);
+
+// A test suite sharing one tiny F32 model, written and loaded once per suite. Derived suites use
+// `model_` (and `dir_` for files of their own).
+class TinyModelTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite();
+  static void TearDownTestSuite();
+  static TempDir* dir_;
+  static Model* model_;
+};
 
 // Runs a shell command, returning its exit status and capturing stdout (and stderr when asked).
 struct CommandResult {
