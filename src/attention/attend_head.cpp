@@ -47,11 +47,14 @@ class RowCursor {
   const uint8_t* rows_;
 };
 
-// acc += p · v, v one stored row (dequantised into `scratch` unless it is f32). Compiled for AVX2+FMA
-// and for the baseline, picked at load time (GCC function multi-versioning): it runs for every
-// cached position of every head, so at long contexts it is a large share of decode.
-__attribute__((target_clones("arch=haswell", "default"))) void AddScaledRow(const KvRun& run, const uint8_t* row, int64_t n, float p, float* acc,
-                         float* scratch) {
+// acc += p · v, v one stored row (dequantised into `scratch` unless it is f32). It runs for every
+// cached position of every head, so it is compiled for AVX2 and for the baseline and picked at load
+// time (GCC function multi-versioning; "arch=haswell" would only match Intel Haswell itself). No
+// FMA in either version: both round the product and the sum separately, so they give the same bits.
+__attribute__((target_clones("avx2", "default"))) void AddScaledRow(const KvRun& run,
+                                                                    const uint8_t* row, int64_t n,
+                                                                    float p, float* acc,
+                                                                    float* scratch) {
   const float* v = reinterpret_cast<const float*>(row);
   if (run.dtype != DType::kF32) {
     DequantizeRow(run.dtype, row, n, scratch);
