@@ -21,6 +21,7 @@
 #include <cstring>
 
 #include "tensor/dot_kernels.h"
+#include "tensor/reduce_avx512.h"
 
 #define KVIK_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,fma,f16c")))
 // The per-token loops must be fully unrolled so each token's accumulators live in registers (GCC
@@ -30,16 +31,6 @@
 namespace kvik::kernels {
 namespace {
 
-// A fixed reduction order (512 → 256 → 128 → 64 → 32 bits), the same for every caller.
-KVIK_AVX512 inline float ReduceAdd(__m512 v) {
-  const __m256 lo = _mm512_castps512_ps256(v);
-  const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
-  __m256 sum8 = _mm256_add_ps(lo, hi);
-  __m128 sum4 = _mm_add_ps(_mm256_castps256_ps128(sum8), _mm256_extractf128_ps(sum8, 1));
-  sum4 = _mm_add_ps(sum4, _mm_movehl_ps(sum4, sum4));
-  sum4 = _mm_add_ss(sum4, _mm_movehdup_ps(sum4));
-  return _mm_cvtss_f32(sum4);
-}
 
 enum class Plain { kF32, kF16, kBf16 };
 

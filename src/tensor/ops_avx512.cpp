@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "tensor/op_kernels.h"
+#include "tensor/reduce_avx512.h"
 
 // GCC 12's avx512fintrin.h seeds some intrinsics with _mm512_undefined and then warns about it.
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -19,16 +20,6 @@ KVIK_AVX512 inline __mmask16 TailMask(int64_t remaining) {
                          : static_cast<__mmask16>((1u << remaining) - 1);
 }
 
-// Same fixed order as the dot kernels' reduction.
-KVIK_AVX512 inline float ReduceAdd(__m512 v) {
-  const __m256 lo = _mm512_castps512_ps256(v);
-  const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
-  __m256 sum8 = _mm256_add_ps(lo, hi);
-  __m128 sum4 = _mm_add_ps(_mm256_castps256_ps128(sum8), _mm256_extractf128_ps(sum8, 1));
-  sum4 = _mm_add_ps(sum4, _mm_movehl_ps(sum4, sum4));
-  sum4 = _mm_add_ss(sum4, _mm_movehdup_ps(sum4));
-  return _mm_cvtss_f32(sum4);
-}
 
 // exp(x) = 2^k · e^r with k = round(x·log2 e), r = x − k·ln 2 (ln 2 split in two for exactness),
 // e^r by Cephes' expf polynomial (|r| ≤ ln2/2, ~1 ulp), 2^k applied by vscalefps, which also gives
