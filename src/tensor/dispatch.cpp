@@ -55,7 +55,7 @@ KernelSet KernelsFor(Isa isa, DType type) {
   if (isa == Isa::kAvx512 || isa == Isa::kAvx2) {
     if (KernelSet set = Avx2Kernels(type); set.dot) return set;
   }
-  return {ScalarDot(type), nullptr};
+  return ScalarKernels(type);
 }
 
 }  // namespace kvik::kernels

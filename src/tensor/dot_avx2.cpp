@@ -107,42 +107,29 @@ KVIK_AVX2 inline __m256 Int8x8ToFloat(__m128i bytes) {
   return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes));
 }
 
-// The 32 weights of a block as four groups of 8 f32 (Q8_0: q; Q4_0: nibble − 8).
-enum class Quant { kQ8_0, kQ4_0 };
-
-template <Quant Q>
-KVIK_AVX2 inline void LoadBlock(const uint8_t* block, __m256 w[4]) {
-  if constexpr (Q == Quant::kQ8_0) {
-    const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2));
-    const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 18));
-    w[0] = Int8x8ToFloat(lo);
-    w[1] = Int8x8ToFloat(_mm_srli_si128(lo, 8));
-    w[2] = Int8x8ToFloat(hi);
-    w[3] = Int8x8ToFloat(_mm_srli_si128(hi, 8));
-  } else {
-    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2));
-    const __m128i nibble = _mm_set1_epi8(0x0f), eight = _mm_set1_epi8(8);
-    const __m128i low = _mm_sub_epi8(_mm_and_si128(packed, nibble), eight);
-    const __m128i high = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(packed, 4), nibble), eight);
-    w[0] = Int8x8ToFloat(low);
-    w[1] = Int8x8ToFloat(_mm_srli_si128(low, 8));
-    w[2] = Int8x8ToFloat(high);
-    w[3] = Int8x8ToFloat(_mm_srli_si128(high, 8));
-  }
+// The 32 weights of a Q8_0 block {f16 d; i8 q[32]} as four groups of 8 f32. (Q4_0 is multiplied in
+// integers: dot_q4_0.cpp.)
+KVIK_AVX2 inline void LoadQ8_0(const uint8_t* block, __m256 w[4]) {
+  const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2));
+  const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 18));
+  w[0] = Int8x8ToFloat(lo);
+  w[1] = Int8x8ToFloat(_mm_srli_si128(lo, 8));
+  w[2] = Int8x8ToFloat(hi);
+  w[3] = Int8x8ToFloat(_mm_srli_si128(hi, 8));
 }
 
 // Per block: s = Σ_k w_k · x_k (8 lanes), acc_t += d · s; n is a multiple of 32.
-template <Quant Q, int NT>
-KVIK_AVX2 void DotQuantTokens(const uint8_t* row, const float* x, int64_t x_stride, int64_t n,
+template <int NT>
+KVIK_AVX2 void DotQ8_0Tokens(const uint8_t* row, const float* x, int64_t x_stride, int64_t n,
                               float* out, int64_t out_stride) {
-  constexpr int64_t kBlockBytes = Q == Quant::kQ8_0 ? 34 : 18;
+  constexpr int64_t kBlockBytes = 34;
   __m256 acc[NT];
   KVIK_UNROLL
   for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
   for (int64_t b = 0; b < n / 32; ++b) {
     const uint8_t* block = row + b * kBlockBytes;
     __m256 w[4];
-    LoadBlock<Q>(block, w);
+    LoadQ8_0(block, w);
     const __m256 d = BlockScale(block);
     KVIK_UNROLL
     for (int t = 0; t < NT; ++t) {
@@ -180,17 +167,16 @@ DotTokensFn PlainTokens(int n_tokens) {
   }
 }
 
-template <Quant Q>
-DotTokensFn QuantTokens(int n_tokens) {
+DotTokensFn Q8_0Tokens(int n_tokens) {
   switch (n_tokens) {
     case 1:
-      return DotQuantTokens<Q, 1>;
+      return DotQ8_0Tokens<1>;
     case 2:
-      return DotQuantTokens<Q, 2>;
+      return DotQ8_0Tokens<2>;
     case 3:
-      return DotQuantTokens<Q, 3>;
+      return DotQ8_0Tokens<3>;
     default:
-      return DotQuantTokens<Q, 4>;
+      return DotQ8_0Tokens<4>;
   }
 }
 
@@ -214,9 +200,9 @@ KernelSet Avx2Kernels(DType type) {
     case DType::kBF16:
       return {DotOne<DotPlainTokens<Plain::kBf16, 1>>, PlainTokens<Plain::kBf16>};
     case DType::kQ8_0:
-      return {DotOne<DotQuantTokens<Quant::kQ8_0, 1>>, QuantTokens<Quant::kQ8_0>};
+      return {DotOne<DotQ8_0Tokens<1>>, Q8_0Tokens};
     case DType::kQ4_0:
-      return {DotOne<DotQuantTokens<Quant::kQ4_0, 1>>, QuantTokens<Quant::kQ4_0>};
+      return Avx2Q4_0Kernels();
     default:
       return {};
   }

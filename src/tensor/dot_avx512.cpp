@@ -101,30 +101,13 @@ KVIK_AVX512 inline void LoadQ8_0(const uint8_t* block, __m512& w0, __m512& w1) {
   w1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(q + 1)));
 }
 
-// Elements 0-15 (low nibbles) and 16-31 (high nibbles) of a Q4_0 block {f16 d; u8 q[16]}, minus 8.
-KVIK_AVX512 inline void LoadQ4_0(const uint8_t* block, __m512& w0, __m512& w1) {
-  const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2));
-  const __m128i nibble = _mm_set1_epi8(0x0f), eight = _mm_set1_epi8(8);
-  const __m128i low = _mm_sub_epi8(_mm_and_si128(packed, nibble), eight);
-  const __m128i high = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(packed, 4), nibble), eight);
-  w0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(low));
-  w1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(high));
-}
-
-enum class Quant { kQ8_0, kQ4_0 };
-
 // Block b of the row against block b of each token: s = w0·x0 + w1·x1 (16 lanes), acc_t += d · s.
-template <Quant Q, int NT>
-KVIK_AVX512 inline void QuantBlockStep(const uint8_t* row, const float* x, int64_t x_stride,
+template <int NT>
+KVIK_AVX512 inline void Q8_0BlockStep(const uint8_t* row, const float* x, int64_t x_stride,
                                        int64_t b, __m512* acc) {
-  constexpr int64_t kBlockBytes = Q == Quant::kQ8_0 ? 34 : 18;
-  const uint8_t* block = row + b * kBlockBytes;
+  const uint8_t* block = row + b * 34;
   __m512 w0, w1;
-  if constexpr (Q == Quant::kQ8_0) {
-    LoadQ8_0(block, w0, w1);
-  } else {
-    LoadQ4_0(block, w0, w1);
-  }
+  LoadQ8_0(block, w0, w1);
   const __m512 d = BlockScale(block);
   KVIK_UNROLL
   for (int t = 0; t < NT; ++t) {
@@ -137,8 +120,8 @@ KVIK_AVX512 inline void QuantBlockStep(const uint8_t* row, const float* x, int64
 
 // Per block: s = w0·x0 + w1·x1 (elementwise, 16 lanes), acc += d · s. Even blocks accumulate into
 // acc0, odd ones into acc1, so two scale FMAs are in flight; n is a multiple of 32.
-template <Quant Q, int NT>
-KVIK_AVX512 void DotQuantTokens(const uint8_t* row, const float* x, int64_t x_stride, int64_t n,
+template <int NT>
+KVIK_AVX512 void DotQ8_0Tokens(const uint8_t* row, const float* x, int64_t x_stride, int64_t n,
                                 float* out, int64_t out_stride) {
   __m512 acc[2][NT];
   KVIK_UNROLL
@@ -146,10 +129,10 @@ KVIK_AVX512 void DotQuantTokens(const uint8_t* row, const float* x, int64_t x_st
   const int64_t n_blocks = n / 32;
   int64_t b = 0;
   for (; b + 2 <= n_blocks; b += 2) {
-    QuantBlockStep<Q, NT>(row, x, x_stride, b, acc[0]);
-    QuantBlockStep<Q, NT>(row, x, x_stride, b + 1, acc[1]);
+    Q8_0BlockStep<NT>(row, x, x_stride, b, acc[0]);
+    Q8_0BlockStep<NT>(row, x, x_stride, b + 1, acc[1]);
   }
-  if (b < n_blocks) QuantBlockStep<Q, NT>(row, x, x_stride, b, acc[0]);
+  if (b < n_blocks) Q8_0BlockStep<NT>(row, x, x_stride, b, acc[0]);
   KVIK_UNROLL
   for (int t = 0; t < NT; ++t) out[t * out_stride] = ReduceAdd(_mm512_add_ps(acc[0][t], acc[1][t]));
 }
@@ -177,17 +160,16 @@ DotTokensFn PlainTokens(int n_tokens) {
   }
 }
 
-template <Quant Q>
-DotTokensFn QuantTokens(int n_tokens) {
+DotTokensFn Q8_0Tokens(int n_tokens) {
   switch (n_tokens) {
     case 1:
-      return DotQuantTokens<Q, 1>;
+      return DotQ8_0Tokens<1>;
     case 2:
-      return DotQuantTokens<Q, 2>;
+      return DotQ8_0Tokens<2>;
     case 3:
-      return DotQuantTokens<Q, 3>;
+      return DotQ8_0Tokens<3>;
     default:
-      return DotQuantTokens<Q, 4>;
+      return DotQ8_0Tokens<4>;
   }
 }
 
@@ -217,9 +199,9 @@ KernelSet Avx512Kernels(DType type) {
     case DType::kBF16:
       return {DotOne<DotPlainTokens<Plain::kBf16, 1>>, PlainTokens<Plain::kBf16>};
     case DType::kQ8_0:
-      return {DotOne<DotQuantTokens<Quant::kQ8_0, 1>>, QuantTokens<Quant::kQ8_0>};
+      return {DotOne<DotQ8_0Tokens<1>>, Q8_0Tokens};
     case DType::kQ4_0:
-      return {DotOne<DotQuantTokens<Quant::kQ4_0, 1>>, QuantTokens<Quant::kQ4_0>};
+      return Avx512Q4_0Kernels();
     default:
       return {};
   }

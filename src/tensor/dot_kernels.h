@@ -21,11 +21,29 @@ using DotTokensFn = void (*)(const uint8_t* row, const float* x, int64_t x_strid
 // The largest token count a DotTokensFn handles (register blocking of MatMul).
 constexpr int kMaxTokensPerKernel = 4;
 
+// 32 activations rounded to int8 with one f32 scale (x ≈ q · d), for weight types multiplied in
+// integers (Q4_0, see dot_q4_0.cpp). bias[g] = −8 · (q[4g] + … + q[4g+3]) folds Q4_0's "− 8" into
+// the integer sum of each group of four.
+struct alignas(32) Q8Act {
+  int8_t q[32];
+  int32_t bias[8];
+  float d;
+};
+// Rounds x (n a multiple of 32) to n / 32 blocks; the same bytes on every CPU.
+void QuantizeActivations(const float* x, int64_t n, Q8Act* out);
+// DotTokensFn over rounded activations: x rows are `x_stride` blocks apart.
+using DotQ8TokensFn = void (*)(const uint8_t* row, const Q8Act* x, int64_t x_stride, int64_t n,
+                               float* out, int64_t out_stride);
+
 struct KernelSet {
   DotFn dot = nullptr;
   // Kernel for 1..kMaxTokensPerKernel tokens (an argument above the maximum gets the maximum);
   // nullptr when the ISA has no token-batched kernels (MatMul then calls `dot` per token).
   DotTokensFn (*dot_tokens)(int n_tokens) = nullptr;
+  // Set for types multiplied against rounded activations (Q4_0): MatMul rounds each x row once
+  // with QuantizeActivations and calls these per weight row; `dot` rounds x itself, then runs the
+  // one-token kernel, so both give the same bits.
+  DotQ8TokensFn (*dot_q8_tokens)(int n_tokens) = nullptr;
 };
 
 enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
@@ -33,6 +51,13 @@ std::string_view IsaName(Isa isa);
 
 // nullptr for types without kernels.
 DotFn ScalarDot(DType type);
+// The scalar kernels of `type` (for Q4_0 including the rounded-activation ones).
+KernelSet ScalarKernels(DType type);
+// Q4_0 against rounded activations: scalar (the reference), AVX2, and AVX-512 VNNI (which falls
+// back to AVX2 on AVX-512 CPUs without VNNI). Empty when the CPU lacks the ISA.
+KernelSet ScalarQ4_0Kernels();
+KernelSet Avx2Q4_0Kernels();
+KernelSet Avx512Q4_0Kernels();
 // Empty when the CPU lacks AVX2+FMA+F16C or the type has no AVX2 kernel.
 KernelSet Avx2Kernels(DType type);
 bool CpuHasAvx2();

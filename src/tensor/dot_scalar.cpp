@@ -42,19 +42,6 @@ float DotQ8_0(const uint8_t* row, const float* x, int64_t n) {
   return sum;
 }
 
-float DotQ4_0(const uint8_t* row, const float* x, int64_t n) {
-  float sum = 0;
-  for (int64_t b = 0; b < n / 32; ++b, row += 18, x += 32) {
-    float block_sum = 0;
-    for (int j = 0; j < 16; ++j) {
-      block_sum += ((row[2 + j] & 0x0f) - 8) * x[j];
-      block_sum += ((row[2 + j] >> 4) - 8) * x[j + 16];
-    }
-    sum += F16ToF32(Load16(row)) * block_sum;
-  }
-  return sum;
-}
-
 }  // namespace
 
 DotFn ScalarDot(DType type) {
@@ -63,9 +50,14 @@ DotFn ScalarDot(DType type) {
     case DType::kF16: return DotF16;
     case DType::kBF16: return DotBf16;
     case DType::kQ8_0: return DotQ8_0;
-    case DType::kQ4_0: return DotQ4_0;
+    case DType::kQ4_0: return ScalarQ4_0Kernels().dot;
     default: return nullptr;
   }
+}
+
+KernelSet ScalarKernels(DType type) {
+  if (type == DType::kQ4_0) return ScalarQ4_0Kernels();
+  return {ScalarDot(type), nullptr};
 }
 
 }  // namespace kvik::kernels

@@ -86,42 +86,88 @@ float* Scratch(int64_t floats) {
   return buffer.get();
 }
 
+// Splits rows over the pool (small products stay on the calling thread) and runs
+// tile_job(begin, end) on each part.
+template <typename TileJob>
+void ForRows(const MatrixView& w, int64_t n_tokens, ThreadPool* pool, const TileJob& tile_job) {
+  // Waking workers costs microseconds; below this many multiply-adds one thread is faster.
+  constexpr int64_t kMinParallelWork = 1 << 16;
+  if (pool && w.rows * w.cols * n_tokens >= kMinParallelWork) {
+    pool->ParallelFor(w.rows, tile_job, kRowGrain);
+  } else {
+    tile_job(0, w.rows);
+  }
+}
+
+// Calls row_group(r, t, group) for every row r in [begin, end) and every group of up to
+// kMaxTokensPerKernel tokens starting at t: a tile of kRowTile rows is reused, from cache, by every
+// token group before the next tile is read.
+template <typename RowGroup>
+void ForTiles(int64_t begin, int64_t end, int64_t n_tokens, const RowGroup& row_group) {
+  for (int64_t tile = begin; tile < end; tile += kRowTile) {
+    const int64_t tile_end = std::min(end, tile + kRowTile);
+    for (int64_t t = 0; t < n_tokens; t += kMaxTokensPerKernel) {
+      const int group = static_cast<int>(std::min<int64_t>(kMaxTokensPerKernel, n_tokens - t));
+      for (int64_t r = tile; r < tile_end; ++r) row_group(r, t, group);
+    }
+  }
+}
+
 // Y[t][r] for t in [0, n_tokens): x rows `x_stride` floats apart, y rows `y_stride` floats apart.
 void MatMulChunk(const KernelSet& k, const MatrixView& w, const float* x, int64_t x_stride,
                  int64_t n_tokens, float* y, int64_t y_stride, ThreadPool* pool) {
   const int64_t row_bytes = RowBytes(w.type, w.cols);
-  // Register blocking: a group of up to kMaxTokensPerKernel tokens shares each load and conversion
-  // of the weights; a tile of kRowTile rows is reused, from cache, by every token group.
-  const DotTokensFn full_group = k.dot_tokens ? k.dot_tokens(kMaxTokensPerKernel) : nullptr;
-  auto rows_job = [&](int64_t begin, int64_t end) {
-    for (int64_t tile = begin; tile < end; tile += kRowTile) {
-      const int64_t tile_end = std::min(end, tile + kRowTile);
-      for (int64_t t = 0; t < n_tokens; t += kMaxTokensPerKernel) {
-        const int64_t group = std::min<int64_t>(kMaxTokensPerKernel, n_tokens - t);
-        const float* xt = x + t * x_stride;
-        float* yt = y + t * y_stride;
-        if (k.dot_tokens) {
-          const DotTokensFn kernel =
-              group == kMaxTokensPerKernel ? full_group : k.dot_tokens(static_cast<int>(group));
-          for (int64_t r = tile; r < tile_end; ++r) {
-            kernel(w.data + r * row_bytes, xt, x_stride, w.cols, yt + r, y_stride);
-          }
-        } else {
-          for (int64_t r = tile; r < tile_end; ++r) {
-            for (int64_t g = 0; g < group; ++g) {
-              yt[g * y_stride + r] = k.dot(w.data + r * row_bytes, xt + g * x_stride, w.cols);
-            }
-          }
+  ForRows(w, n_tokens, pool, [&](int64_t begin, int64_t end) {
+    ForTiles(begin, end, n_tokens, [&](int64_t r, int64_t t, int group) {
+      const uint8_t* row = w.data + r * row_bytes;
+      if (k.dot_tokens) {
+        // Register blocking: the group shares each load and conversion of the weights.
+        k.dot_tokens(group)(row, x + t * x_stride, x_stride, w.cols, y + t * y_stride + r,
+                            y_stride);
+      } else {
+        for (int g = 0; g < group; ++g) {
+          y[(t + g) * y_stride + r] = k.dot(row, x + (t + g) * x_stride, w.cols);
         }
       }
-    }
+    });
+  });
+}
+
+// The same over activations already rounded to Q8Act blocks (x rows `x_stride` blocks apart).
+void MatMulChunkQ8(const KernelSet& k, const MatrixView& w, const Q8Act* x, int64_t x_stride,
+                   int64_t n_tokens, float* y, int64_t y_stride, ThreadPool* pool) {
+  const int64_t row_bytes = RowBytes(w.type, w.cols);
+  ForRows(w, n_tokens, pool, [&](int64_t begin, int64_t end) {
+    ForTiles(begin, end, n_tokens, [&](int64_t r, int64_t t, int group) {
+      k.dot_q8_tokens(group)(w.data + r * row_bytes, x + t * x_stride, x_stride, w.cols,
+                             y + t * y_stride + r, y_stride);
+    });
+  });
+}
+
+// Rounds x to Q8Act blocks, a chunk of tokens at a time (once per matrix, shared by every row and
+// thread), then multiplies.
+void MatMulRounded(const KernelSet& k, const MatrixView& w, const float* x, int64_t n_tokens,
+                   float* y, ThreadPool* pool) {
+  struct FreeDeleter {
+    void operator()(Q8Act* p) const { std::free(p); }
   };
-  // Waking workers costs microseconds; below this many multiply-adds one thread is faster.
-  constexpr int64_t kMinParallelWork = 1 << 16;
-  if (pool && w.rows * w.cols * n_tokens >= kMinParallelWork) {
-    pool->ParallelFor(w.rows, rows_job, kRowGrain);
-  } else {
-    rows_job(0, w.rows);
+  thread_local std::unique_ptr<Q8Act, FreeDeleter> buffer;
+  thread_local int64_t capacity = 0;
+  const int64_t blocks_per_token = w.cols / 32;
+  const int64_t chunk_tokens = std::max<int64_t>(
+      1, kMaxScratchBytes / static_cast<int64_t>(blocks_per_token * sizeof(Q8Act)));
+  const int64_t needed = std::min(chunk_tokens, n_tokens) * blocks_per_token;
+  if (needed > capacity) {
+    buffer.reset(static_cast<Q8Act*>(std::aligned_alloc(alignof(Q8Act), needed * sizeof(Q8Act))));
+    capacity = needed;
+  }
+  for (int64_t t0 = 0; t0 < n_tokens; t0 += chunk_tokens) {
+    const int64_t count = std::min(chunk_tokens, n_tokens - t0);
+    for (int64_t t = 0; t < count; ++t) {
+      QuantizeActivations(x + (t0 + t) * w.cols, w.cols, buffer.get() + t * blocks_per_token);
+    }
+    MatMulChunkQ8(k, w, buffer.get(), blocks_per_token, count, y + t0 * w.rows, w.rows, pool);
   }
 }
 
@@ -130,6 +176,7 @@ void MatMulChunk(const KernelSet& k, const MatrixView& w, const float* x, int64_
 void MatMulWith(const KernelSet& k, const MatrixView& w, const float* x, int64_t n_tokens, float* y,
                 ThreadPool* pool) {
   assert(k.dot && "MatMul: weight type has no kernel (the loader should have rejected it)");
+  if (k.dot_q8_tokens) return MatMulRounded(k, w, x, n_tokens, y, pool);
   // Vector loads of x that straddle cache lines cost up to 40% of the batched kernels' speed, and
   // activations come from std::vector (16-byte aligned). Copy x, a chunk of tokens at a time, to
   // 64-byte-aligned rows unless it already is; the values, hence the results, are the same.

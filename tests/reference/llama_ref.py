@@ -4,13 +4,17 @@
 Usage (the contract the C++ tests rely on):
     /usr/bin/python3 tests/reference/llama_ref.py MODEL.gguf --tokens 1,5,9 --out LOGITS.bin
 writes float32 little-endian logits for every position, shape (n_tokens, vocab), row-major, and
-exits 0. `--print-top` also prints each position's argmax token and logit. Any error (missing
+exits 0. `--margins-out FILE` writes float64 LE, one per position: how close the position's
+closest activation rounding (Q4_0 matrices) came to a rounding boundary. `--print-top` also prints each position's argmax token and logit. Any error (missing
 file, bad GGUF, unsupported tensor type, token out of range) prints one line on stderr and exits 1.
 
 The model is llama.cpp's "llama" architecture, computed in the plainest way that is still fast:
 the whole sequence at once with full causal attention and no KV cache, so that it shares no
 structure (and no bugs) with kvik's cached, blocked implementation. Optional Qwen2-style q/k/v
 biases are added when the file has them.
+
+Matrices stored as Q4_0 multiply activations rounded to 8-bit blocks (`round_activations_q8`), as
+kvik and llama.cpp do; every other product uses the activations as they are.
 """
 
 import argparse
@@ -73,6 +77,42 @@ def _positive_int(path, key, value):
     return int(value)
 
 
+class Matrix:
+    """A weight matrix dequantized to float64, (out_features, in_features), and whether its products
+    round the activations first (Q4_0)."""
+
+    def __init__(self, values, rounds_activations):
+        self.values = values
+        self.rounds_activations = rounds_activations
+
+
+def round_activations_q8(x, margins=None):
+    """x (n_tokens, n) with each block of 32 values rounded to int8 steps of one float32 scale:
+    amax / 127, the value x * (1 / scale) computed in float32 and rounded half to even, as kvik's
+    QuantizeActivations does.
+
+    A value within float32 noise of a rounding boundary (k + 0.5 steps) may round the other way in
+    kvik, whose activations differ from these float64 ones in the last bits; `margins` (n_tokens,),
+    if given, is lowered to each token's closest distance to a boundary, in steps."""
+    blocks = x.astype(np.float32).reshape(x.shape[0], -1, 32)
+    scale = np.max(np.abs(blocks), axis=2, keepdims=True) / np.float32(127)
+    safe = np.where(scale != 0, scale, np.float32(1))
+    inverse = np.where(scale != 0, np.float32(1) / safe, np.float32(0)).astype(np.float32)
+    scaled = blocks * inverse
+    steps = np.rint(scaled)
+    if margins is not None:
+        distance = np.abs(np.abs(scaled - np.floor(scaled)) - np.float32(0.5))
+        np.minimum(margins, distance.reshape(x.shape[0], -1).min(axis=1), out=margins)
+    return (steps.astype(np.float64) * scale.astype(np.float64)).reshape(x.shape)
+
+
+def linear(x, matrix, margins=None):
+    """x @ W^T for activations x (n_tokens, in_features)."""
+    if matrix.rounds_activations:
+        x = round_activations_q8(x, margins)
+    return x @ matrix.values.T
+
+
 class LlamaWeights:
     """All weights dequantized to float64; matrices keep GGUF's (out_features, in_features)."""
 
@@ -89,23 +129,24 @@ class LlamaWeights:
             prefix = f"blk.{layer}."
             self.layers.append({
                 "attn_norm": self._load(prefix + "attn_norm.weight", (c.dim,)),
-                "wq": self._load(prefix + "attn_q.weight", (c.dim, c.dim)),
-                "wk": self._load(prefix + "attn_k.weight", (kv_dim, c.dim)),
-                "wv": self._load(prefix + "attn_v.weight", (kv_dim, c.dim)),
+                "wq": self._load_matrix(prefix + "attn_q.weight", (c.dim, c.dim)),
+                "wk": self._load_matrix(prefix + "attn_k.weight", (kv_dim, c.dim)),
+                "wv": self._load_matrix(prefix + "attn_v.weight", (kv_dim, c.dim)),
                 "bq": self._load_optional(prefix + "attn_q.bias", (c.dim,)),
                 "bk": self._load_optional(prefix + "attn_k.bias", (kv_dim,)),
                 "bv": self._load_optional(prefix + "attn_v.bias", (kv_dim,)),
-                "wo": self._load(prefix + "attn_output.weight", (c.dim, c.dim)),
+                "wo": self._load_matrix(prefix + "attn_output.weight", (c.dim, c.dim)),
                 "ffn_norm": self._load(prefix + "ffn_norm.weight", (c.dim,)),
-                "w_gate": self._load(prefix + "ffn_gate.weight", (c.hidden_dim, c.dim)),
-                "w_up": self._load(prefix + "ffn_up.weight", (c.hidden_dim, c.dim)),
-                "w_down": self._load(prefix + "ffn_down.weight", (c.dim, c.hidden_dim)),
+                "w_gate": self._load_matrix(prefix + "ffn_gate.weight", (c.hidden_dim, c.dim)),
+                "w_up": self._load_matrix(prefix + "ffn_up.weight", (c.hidden_dim, c.dim)),
+                "w_down": self._load_matrix(prefix + "ffn_down.weight", (c.dim, c.hidden_dim)),
             })
         self.output_norm = self._load("output_norm.weight", (c.dim,))
         # Without output.weight the classifier is tied to the embedding (llama.cpp does the same).
-        self.output = self._load_optional("output.weight", (self.vocab_size, c.dim))
-        if self.output is None:
-            self.output = self.token_embedding
+        if "output.weight" in self.gguf.tensors:
+            self.output = self._load_matrix("output.weight", (self.vocab_size, c.dim))
+        else:
+            self.output = Matrix(self.token_embedding, self._is_q4_0("token_embd.weight"))
 
     def _load(self, name, shape):
         if name not in self.gguf.tensors:
@@ -114,6 +155,12 @@ class LlamaWeights:
         if shape is not None:
             self._check_shape(name, values, shape)
         return values
+
+    def _is_q4_0(self, name):
+        return self.gguf.tensors[name].type_name == "Q4_0"
+
+    def _load_matrix(self, name, shape):
+        return Matrix(self._load(name, shape), self._is_q4_0(name))
 
     def _load_optional(self, name, shape):
         return self._load(name, shape) if name in self.gguf.tensors else None
@@ -175,8 +222,9 @@ def silu(x):
         return x / (1.0 + np.exp(-x))
 
 
-def forward(weights, tokens):
-    """Logits (n_tokens, vocab) in float64 for `tokens` at positions 0..n_tokens-1."""
+def forward(weights, tokens, margins=None):
+    """Logits (n_tokens, vocab) in float64 for `tokens` at positions 0..n_tokens-1. `margins`: see
+    round_activations_q8."""
     c = weights.config
     tokens = np.asarray(tokens, dtype=np.int64)
     n_tokens = tokens.shape[0]
@@ -184,9 +232,9 @@ def forward(weights, tokens):
     x = weights.token_embedding[tokens].copy()  # (T, dim)
     for layer in weights.layers:
         h = rms_norm(x, layer["attn_norm"], c.norm_eps)
-        q = h @ layer["wq"].T
-        k = h @ layer["wk"].T
-        v = h @ layer["wv"].T
+        q = linear(h, layer["wq"], margins)
+        k = linear(h, layer["wk"], margins)
+        v = linear(h, layer["wv"], margins)
         if layer["bq"] is not None:
             q += layer["bq"]
         if layer["bk"] is not None:
@@ -198,11 +246,12 @@ def forward(weights, tokens):
         k = rope_adjacent_pairs(k.reshape(n_tokens, c.n_kv_heads, c.head_dim), positions,
                                 c.rope_dim, c.rope_base)
         v = v.reshape(n_tokens, c.n_kv_heads, c.head_dim)
-        x += causal_attention(q, k, v, c.n_heads, c.n_kv_heads) @ layer["wo"].T
+        x += linear(causal_attention(q, k, v, c.n_heads, c.n_kv_heads), layer["wo"], margins)
         h = rms_norm(x, layer["ffn_norm"], c.norm_eps)
-        x += (silu(h @ layer["w_gate"].T) * (h @ layer["w_up"].T)) @ layer["w_down"].T
+        gated = silu(linear(h, layer["w_gate"], margins)) * linear(h, layer["w_up"], margins)
+        x += linear(gated, layer["w_down"], margins)
     x = rms_norm(x, weights.output_norm, c.norm_eps)
-    return x @ weights.output.T
+    return linear(x, weights.output, margins)
 
 
 def load_model(path):
@@ -234,6 +283,9 @@ def main(argv):
     parser.add_argument("model", help="GGUF file of a llama-architecture model")
     parser.add_argument("--tokens", required=True, help="comma-separated token ids, e.g. 1,5,9")
     parser.add_argument("--out", help="write float32 LE logits (n_tokens, vocab) here")
+    parser.add_argument("--margins-out",
+                        help="write each position's closest activation rounding to a boundary, in "
+                             "steps, as float64 LE (1.0 when no matrix is Q4_0)")
     parser.add_argument("--print-top", action="store_true",
                         help="print the argmax token and its logit for each position")
     args = parser.parse_args(argv)
@@ -244,7 +296,8 @@ def main(argv):
             if not 0 <= token < weights.vocab_size:
                 raise ModelError(f"token {token} at position {position} is out of range "
                                  f"(vocab size {weights.vocab_size})")
-        logits = forward(weights, tokens)
+        margins = np.ones(len(tokens))
+        logits = forward(weights, tokens, margins)
         if not np.all(np.isfinite(logits)):
             raise ModelError(f"{args.model}: logits are not all finite (corrupt weights?)")
         if args.out:
@@ -252,6 +305,11 @@ def main(argv):
                 logits.astype("<f4").tofile(args.out)
             except OSError as error:
                 raise ModelError(f"cannot write --out {args.out} ({error.strerror})")
+        if args.margins_out:
+            try:
+                margins.astype("<f8").tofile(args.margins_out)
+            except OSError as error:
+                raise ModelError(f"cannot write --margins-out {args.margins_out} ({error.strerror})")
         if args.print_top:
             for position, row in enumerate(logits):
                 top = int(np.argmax(row))

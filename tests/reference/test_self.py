@@ -185,7 +185,8 @@ def random_model(path, rng, dim=64, n_layers=2, n_heads=4, n_kv_heads=2, hidden_
     write_gguf(path, metadata, tensors)
     config = dict(dim=dim, n_layers=n_layers, n_heads=n_heads, n_kv_heads=n_kv_heads,
                   head_dim=head_dim, rope_dim=rope_dim or head_dim, base=10000.0,
-                  eps=float(np.float32(1e-5)), vocab=vocab)
+                  eps=float(np.float32(1e-5)), vocab=vocab,
+                  rounds_activations=weight_type == "Q4_0")
     weights = {name: tensor.expected for name, tensor in tensors.items()}
     return config, weights
 
@@ -204,7 +205,19 @@ def naive_forward(config, w, tokens):
         return np.array([vec[i] / math.sqrt(mean_square + c["eps"]) * weight[i]
                          for i in range(len(vec))])
 
+    def round_q8(vec):
+        # Blocks of 32: scale = amax / 127 and steps = round-half-even(v * (1 / scale)), in float32.
+        out = []
+        for start in range(0, len(vec), 32):
+            block = [np.float32(v) for v in vec[start:start + 32]]
+            scale = np.float32(max(abs(v) for v in block) / np.float32(127))
+            inverse = np.float32(1) / scale if scale != 0 else np.float32(0)
+            out += [round(float(np.float32(v * inverse))) * float(scale) for v in block]
+        return np.array(out)
+
     def matvec(matrix, vec):
+        if c["rounds_activations"]:
+            vec = round_q8(vec)
         return np.array([float(np.dot(row, vec)) for row in matrix])
 
     def rotate(vec, n_heads_here, pos):
