@@ -29,8 +29,10 @@ struct alignas(32) Q8Act {
   int32_t bias[8];
   float d;
 };
-// Rounds x (n a multiple of 32) to n / 32 blocks; the same bytes on every CPU.
+// Rounds x (n a multiple of 32) to n / 32 blocks; the same bytes on every CPU (AVX2 when the
+// selected ISA has it, else the scalar reference).
 void QuantizeActivations(const float* x, int64_t n, Q8Act* out);
+void QuantizeActivationsScalar(const float* x, int64_t n, Q8Act* out);
 // DotTokensFn over rounded activations: x rows are `x_stride` blocks apart.
 using DotQ8TokensFn = void (*)(const uint8_t* row, const Q8Act* x, int64_t x_stride, int64_t n,
                                float* out, int64_t out_stride);

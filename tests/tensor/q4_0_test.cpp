@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -79,6 +80,32 @@ TEST(Q8ActivationsTest, TiesRoundToEvenAndAZeroBlockIsZero) {
   EXPECT_EQ(blocks[0].q[3], -2);
   EXPECT_EQ(blocks[1].d, 0.0f);
   for (int j = 0; j < 32; ++j) EXPECT_EQ(blocks[1].q[j], 0);
+}
+
+TEST(Q8ActivationsTest, DispatchedRoundingGivesTheScalarReferencesBytes) {
+  auto x = RandomFloats(32 * 40, 10);
+  for (int j = 0; j < 32; ++j) {
+    x[32 * 1 + j] = 0.0f;                      // a zero block
+    x[32 * 2 + j] = 1e-38f * (j + 1);          // too small to invert: zeros
+    x[32 * 3 + j] = static_cast<float>(j) - 15.0f;  // small integers: exact products
+    x[32 * 4 + j] = 3e38f * (j % 2 ? 1 : -1);  // near the float range
+  }
+  x[32 * 5 + 7] = std::numeric_limits<float>::quiet_NaN();
+  x[32 * 6 + 31] = std::numeric_limits<float>::infinity();
+  x[32 * 7 + 0] = -std::numeric_limits<float>::infinity();
+  std::vector<Q8Act> fast(40), reference(40);
+  kernels::QuantizeActivations(x.data(), 32 * 40, fast.data());
+  kernels::QuantizeActivationsScalar(x.data(), 32 * 40, reference.data());
+  for (int b = 0; b < 40; ++b) {
+    ASSERT_EQ(std::memcmp(fast[b].q, reference[b].q, 32), 0) << "block " << b;
+    ASSERT_EQ(std::memcmp(fast[b].bias, reference[b].bias, 32), 0) << "block " << b;
+    ASSERT_EQ(std::memcmp(&fast[b].d, &reference[b].d, 4), 0) << "block " << b;
+  }
+  // Non-finite inputs give a zero block whose scale carries the NaN/infinity to the result.
+  for (int b : {5, 6, 7}) {
+    EXPECT_FALSE(std::isfinite(reference[b].d)) << b;
+    for (int j = 0; j < 32; ++j) EXPECT_EQ(reference[b].q[j], 0);
+  }
 }
 
 // Σ_b d_w · d_a · Σ_j (w_j − 8) · q_j in float64, from the stored bytes.
