@@ -45,11 +45,7 @@ Isa SelectedIsa() {
 }
 
 KernelSet KernelsFor(Isa isa, DType type) {
-  // F32 rows stream from memory 5-15% faster with 256-bit loads than with 512-bit ones on the AMD
-  // Zen 4 this was measured on (kvik bench -t 1 tg32 on models/small-f32.gguf, KVIK_ISA=avx2 vs
-  // avx512; batched prefill is equal), so F32 keeps the AVX2 kernels; the AVX-512 F32 kernel is
-  // tested and one line away for CPUs where it wins.
-  if (isa == Isa::kAvx512 && type != DType::kF32) {
+  if (isa == Isa::kAvx512) {
     if (KernelSet set = Avx512Kernels(type); set.dot) return set;
   }
   if (isa == Isa::kAvx512 || isa == Isa::kAvx2) {

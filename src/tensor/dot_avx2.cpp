@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "tensor/dot_kernels.h"
+#include "tensor/reduce_avx2.h"
 
 #define KVIK_AVX2 __attribute__((target("avx2,fma,f16c")))
 // Per-token loops fully unrolled, so accumulators stay in registers.
@@ -18,15 +19,6 @@
 
 namespace kvik::kernels {
 namespace {
-
-KVIK_AVX2 inline float HorizontalSum(__m256 v) {
-  __m128 lo = _mm256_castps256_ps128(v);
-  __m128 hi = _mm256_extractf128_ps(v, 1);
-  lo = _mm_add_ps(lo, hi);
-  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
-  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
-  return _mm_cvtss_f32(lo);
-}
 
 // Lanes [0, count) set: a maskload mask for the final partial group of 8.
 KVIK_AVX2 inline __m256i TailMask(int64_t count) {

@@ -21,26 +21,28 @@
 #include <cstring>
 
 #include "tensor/dot_kernels.h"
+#include "tensor/reduce_avx2.h"
 #include "tensor/reduce_avx512.h"
 
 #define KVIK_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,fma,f16c")))
 // The per-token loops must be fully unrolled so each token's accumulators live in registers (GCC
 // -O2 keeps them on the stack otherwise, which halves the speed).
 #define KVIK_UNROLL _Pragma("GCC unroll 4")
+// Keeps two loaded vectors in registers: without it GCC folds the load into every FMA that uses the
+// value (a memory operand per FMA), which undoes the point of sharing one load across rows.
+#define KVIK_IN_REGISTER(a, b) __asm__("" : "+v"(a), "+v"(b))
 
 namespace kvik::kernels {
 namespace {
 
 
-enum class Plain { kF32, kF16, kBf16 };
+enum class Plain { kF16, kBf16 };  // F32 computes in 8 lanes: DotF32RowsTokens
 
 // 16 weights starting at element i, as f32 (elements past `mask` read as 0 and are never touched in
 // memory, so the tail needs no scalar loop).
 template <Plain P>
 KVIK_AVX512 inline __m512 LoadWeights(const uint8_t* row, int64_t i, __mmask16 mask) {
-  if constexpr (P == Plain::kF32) {
-    return _mm512_maskz_loadu_ps(mask, reinterpret_cast<const float*>(row) + i);
-  } else if constexpr (P == Plain::kF16) {
+  if constexpr (P == Plain::kF16) {
     return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, row + 2 * i));
   } else {
     const __m512i wide = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mask, row + 2 * i));
@@ -86,6 +88,140 @@ KVIK_AVX512 void DotPlainTokens(const uint8_t* row, const float* x, int64_t x_st
   }
   KVIK_UNROLL
   for (int t = 0; t < NT; ++t) out[t * out_stride] = ReduceAdd(_mm512_add_ps(acc0[t], acc1[t]));
+}
+
+// DotPlainTokens for NR rows at once (prefill): every (row, token) pair keeps its own accumulators,
+// updated by the instructions DotPlainTokens<P, 1> uses in the same order, so each result is
+// bit-identical to the one-row kernel; the NR rows share each load of x, which halves the loads per
+// FMA (the one-row kernel is load-bound: two loads per two FMAs per token).
+template <Plain P, int NR, int NT>
+KVIK_AVX512 void DotPlainRowsTokens(const uint8_t* rows, int64_t row_bytes, const float* x,
+                                    int64_t x_stride, int64_t n, float* out, int64_t out_stride) {
+  constexpr __mmask16 kAll = 0xffff;
+  __m512 acc0[NR][NT], acc1[NR][NT];
+  KVIK_UNROLL
+  for (int r = 0; r < NR; ++r) {
+    KVIK_UNROLL
+    for (int t = 0; t < NT; ++t) acc0[r][t] = acc1[r][t] = _mm512_setzero_ps();
+  }
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    __m512 w0[NR], w1[NR];
+    KVIK_UNROLL
+    for (int r = 0; r < NR; ++r) {
+      w0[r] = LoadWeights<P>(rows + r * row_bytes, i, kAll);
+      w1[r] = LoadWeights<P>(rows + r * row_bytes, i + 16, kAll);
+    }
+    KVIK_UNROLL
+    for (int t = 0; t < NT; ++t) {
+      __m512 x0 = _mm512_loadu_ps(x + t * x_stride + i);
+      __m512 x1 = _mm512_loadu_ps(x + t * x_stride + i + 16);
+      KVIK_IN_REGISTER(x0, x1);
+      KVIK_UNROLL
+      for (int r = 0; r < NR; ++r) {
+        acc0[r][t] = _mm512_fmadd_ps(w0[r], x0, acc0[r][t]);
+        acc1[r][t] = _mm512_fmadd_ps(w1[r], x1, acc1[r][t]);
+      }
+    }
+  }
+  if (i + 16 <= n) {
+    KVIK_UNROLL
+    for (int r = 0; r < NR; ++r) {
+      const __m512 w = LoadWeights<P>(rows + r * row_bytes, i, kAll);
+      KVIK_UNROLL
+      for (int t = 0; t < NT; ++t) {
+        acc0[r][t] = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + t * x_stride + i), acc0[r][t]);
+      }
+    }
+    i += 16;
+  }
+  if (i < n) {
+    const __mmask16 mask = static_cast<__mmask16>((1u << (n - i)) - 1);
+    KVIK_UNROLL
+    for (int r = 0; r < NR; ++r) {
+      const __m512 w = LoadWeights<P>(rows + r * row_bytes, i, mask);
+      KVIK_UNROLL
+      for (int t = 0; t < NT; ++t) {
+        acc1[r][t] =
+            _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(mask, x + t * x_stride + i), acc1[r][t]);
+      }
+    }
+  }
+  KVIK_UNROLL
+  for (int r = 0; r < NR; ++r) {
+    KVIK_UNROLL
+    for (int t = 0; t < NT; ++t) {
+      out[t * out_stride + r] = ReduceAdd(_mm512_add_ps(acc0[r][t], acc1[r][t]));
+    }
+  }
+}
+
+// F32 on AVX-512 machines computes in 8-lane vectors: 512-bit loads streamed F32 rows 5-15% slower
+// on the AMD Zen 4 this was measured on (kvik bench -t 1 tg32, models/small-f32.gguf), so decode
+// uses the AVX2 kernels. This is their rows-and-tokens blocking for prefill: the AVX2 kernel's
+// arithmetic, in the same order (acc0 takes elements 0-7 of every 16, acc1 8-15, a remaining full 8
+// goes to acc0 and the zero-padded partial 8 to acc1), but with AVX-512VL's 32 vector registers,
+// which hold the 2 rows × 4 tokens × 2 accumulators.
+template <int NR, int NT>
+KVIK_AVX512 void DotF32RowsTokens(const uint8_t* rows, int64_t row_bytes, const float* x,
+                                  int64_t x_stride, int64_t n, float* out, int64_t out_stride) {
+  __m256 acc0[NR][NT], acc1[NR][NT];
+  KVIK_UNROLL
+  for (int r = 0; r < NR; ++r) {
+    KVIK_UNROLL
+    for (int t = 0; t < NT; ++t) acc0[r][t] = acc1[r][t] = _mm256_setzero_ps();
+  }
+  auto row = [&](int r) { return reinterpret_cast<const float*>(rows + r * row_bytes); };
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m256 w0[NR], w1[NR];
+    KVIK_UNROLL
+    for (int r = 0; r < NR; ++r) {
+      w0[r] = _mm256_loadu_ps(row(r) + i);
+      w1[r] = _mm256_loadu_ps(row(r) + i + 8);
+    }
+    KVIK_UNROLL
+    for (int t = 0; t < NT; ++t) {
+      __m256 x0 = _mm256_loadu_ps(x + t * x_stride + i);
+      __m256 x1 = _mm256_loadu_ps(x + t * x_stride + i + 8);
+      KVIK_IN_REGISTER(x0, x1);
+      KVIK_UNROLL
+      for (int r = 0; r < NR; ++r) {
+        acc0[r][t] = _mm256_fmadd_ps(w0[r], x0, acc0[r][t]);
+        acc1[r][t] = _mm256_fmadd_ps(w1[r], x1, acc1[r][t]);
+      }
+    }
+  }
+  if (i + 8 <= n) {
+    KVIK_UNROLL
+    for (int r = 0; r < NR; ++r) {
+      const __m256 w = _mm256_loadu_ps(row(r) + i);
+      KVIK_UNROLL
+      for (int t = 0; t < NT; ++t) {
+        acc0[r][t] = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + t * x_stride + i), acc0[r][t]);
+      }
+    }
+    i += 8;
+  }
+  if (i < n) {
+    const __mmask8 mask = static_cast<__mmask8>((1u << (n - i)) - 1);
+    KVIK_UNROLL
+    for (int r = 0; r < NR; ++r) {
+      const __m256 w = _mm256_maskz_loadu_ps(mask, row(r) + i);
+      KVIK_UNROLL
+      for (int t = 0; t < NT; ++t) {
+        acc1[r][t] =
+            _mm256_fmadd_ps(w, _mm256_maskz_loadu_ps(mask, x + t * x_stride + i), acc1[r][t]);
+      }
+    }
+  }
+  KVIK_UNROLL
+  for (int r = 0; r < NR; ++r) {
+    KVIK_UNROLL
+    for (int t = 0; t < NT; ++t) {
+      out[t * out_stride + r] = HorizontalSum(_mm256_add_ps(acc0[r][t], acc1[r][t]));
+    }
+  }
 }
 
 KVIK_AVX512 inline __m512 BlockScale(const uint8_t* block) {
@@ -146,6 +282,21 @@ KVIK_AVX512 float DotOne(const uint8_t* row, const float* x, int64_t n) {
   return out;
 }
 
+// FN(n_tokens): KERNEL<ARGS..., n_tokens> for 1..4 tokens (4 for more).
+#define KVIK_TOKEN_TABLE(FN, RESULT, KERNEL, ...) \
+  RESULT FN(int n_tokens) {                        \
+    switch (n_tokens) {                            \
+      case 1: return KERNEL<__VA_ARGS__, 1>;       \
+      case 2: return KERNEL<__VA_ARGS__, 2>;       \
+      case 3: return KERNEL<__VA_ARGS__, 3>;       \
+      default: return KERNEL<__VA_ARGS__, 4>;      \
+    }                                              \
+  }
+
+template <Plain P>
+KVIK_TOKEN_TABLE(PlainRowsTokens, DotRowsTokensFn, DotPlainRowsTokens, P, kRowsPerKernel)
+KVIK_TOKEN_TABLE(F32RowsTokens, DotRowsTokensFn, DotF32RowsTokens, kRowsPerKernel)
+
 template <Plain P>
 DotTokensFn PlainTokens(int n_tokens) {
   switch (n_tokens) {
@@ -192,12 +343,17 @@ bool CpuHasAvx512() {
 KernelSet Avx512Kernels(DType type) {
   if (!CpuHasAvx512()) return {};
   switch (type) {
-    case DType::kF32:
-      return {DotOne<DotPlainTokens<Plain::kF32, 1>>, PlainTokens<Plain::kF32>};
+    case DType::kF32: {
+      KernelSet set = Avx2Kernels(DType::kF32);  // 8-lane arithmetic; see DotF32RowsTokens
+      set.dot_rows_tokens = F32RowsTokens;
+      return set;
+    }
     case DType::kF16:
-      return {DotOne<DotPlainTokens<Plain::kF16, 1>>, PlainTokens<Plain::kF16>};
+      return {DotOne<DotPlainTokens<Plain::kF16, 1>>, PlainTokens<Plain::kF16>,
+              PlainRowsTokens<Plain::kF16>};
     case DType::kBF16:
-      return {DotOne<DotPlainTokens<Plain::kBf16, 1>>, PlainTokens<Plain::kBf16>};
+      return {DotOne<DotPlainTokens<Plain::kBf16, 1>>, PlainTokens<Plain::kBf16>,
+              PlainRowsTokens<Plain::kBf16>};
     case DType::kQ8_0:
       return {DotOne<DotQ8_0Tokens<1>>, Q8_0Tokens};
     case DType::kQ4_0:

@@ -20,6 +20,11 @@ using DotTokensFn = void (*)(const uint8_t* row, const float* x, int64_t x_strid
                              float* out, int64_t out_stride);
 // The largest token count a DotTokensFn handles (register blocking of MatMul).
 constexpr int kMaxTokensPerKernel = 4;
+// out[t * out_stride + r] = row r · x_t for kRowsPerKernel rows `row_bytes` apart and the kernel's
+// fixed number of tokens; each result bit-identical to the same ISA's DotFn on that row and token.
+using DotRowsTokensFn = void (*)(const uint8_t* rows, int64_t row_bytes, const float* x,
+                                 int64_t x_stride, int64_t n, float* out, int64_t out_stride);
+constexpr int kRowsPerKernel = 2;
 
 // 32 activations rounded to int8 with one f32 scale (x ≈ q · d), for weight types multiplied in
 // integers (Q4_0, see dot_q4_0.cpp). bias[g] = −8 · (q[4g] + … + q[4g+3]) folds Q4_0's "− 8" into
@@ -27,6 +32,7 @@ constexpr int kMaxTokensPerKernel = 4;
 struct alignas(32) Q8Act {
   int8_t q[32];
   int32_t bias[8];
+  float d8[8];  // d in every lane: the kernels' FMA reads it as a memory operand
   float d;
 };
 // Rounds x (n a multiple of 32) to n / 32 blocks; the same bytes on every CPU (AVX2 when the
@@ -42,6 +48,9 @@ struct KernelSet {
   // Kernel for 1..kMaxTokensPerKernel tokens (an argument above the maximum gets the maximum);
   // nullptr when the ISA has no token-batched kernels (MatMul then calls `dot` per token).
   DotTokensFn (*dot_tokens)(int n_tokens) = nullptr;
+  // Kernel for kRowsPerKernel rows × 1..kMaxTokensPerKernel tokens (rows share each load of x);
+  // nullptr when the ISA has none.
+  DotRowsTokensFn (*dot_rows_tokens)(int n_tokens) = nullptr;
   // Set for types multiplied against rounded activations (Q4_0): MatMul rounds each x row once
   // with QuantizeActivations and calls these per weight row; `dot` rounds x itself, then runs the
   // one-token kernel, so both give the same bits.

@@ -7,7 +7,7 @@
 // sum: Σ (w − 8) · a = Σ w · a + bias, where bias = −8 · Σ a is precomputed per group of 4
 // activations, so one unsigned × signed multiply-add instruction (VNNI vpdpbusd, or AVX2
 // vpmaddubsw + vpmaddwd) gives the 8 partial sums of a block exactly, with no correction after it.
-// Only the scaling is floating point: acc += float(partial sums) · (d_w · d_a), 8 lanes, blocks
+// Only the scaling is floating point: acc += (float(partial sums) · d_w) · d_a, 8 lanes, blocks
 // alternating between two accumulators; the scalar reference does the same per block.
 //
 // Every ISA computes identical integer partial sums; the AVX2 and AVX-512 VNNI kernels also run the
@@ -25,6 +25,7 @@
 #include <memory>
 
 #include "tensor/dot_kernels.h"
+#include "tensor/reduce_avx2.h"
 #include "util/half.h"
 
 #define KVIK_Q4_AVX2 __attribute__((target("avx2,fma,f16c")))
@@ -47,11 +48,16 @@ uint16_t Load16(const uint8_t* p) {
 // NaN or infinity still reaches the dot product's result.
 bool RoundsToZero(float amax) { return !(amax >= 127.0f * FLT_MIN && amax <= FLT_MAX); }
 
+void SetScale(float d, Q8Act* out) {
+  out->d = d;
+  std::fill(out->d8, out->d8 + 8, d);
+}
+
 // A zero block, with scale d (0, tiny, infinite or NaN).
 void ZeroBlock(float d, Q8Act* out) {
   std::memset(out->q, 0, sizeof(out->q));
   std::memset(out->bias, 0, sizeof(out->bias));
-  out->d = d;
+  SetScale(d, out);
 }
 
 // Rounds one block of 32 values. Every step is exact or correctly rounded (max, one division, one
@@ -71,7 +77,7 @@ void QuantizeBlock(const float* x, Q8Act* out) {
   for (int g = 0; g < 8; ++g) {
     out->bias[g] = -8 * (out->q[4 * g] + out->q[4 * g + 1] + out->q[4 * g + 2] + out->q[4 * g + 3]);
   }
-  out->d = d;
+  SetScale(d, out);
 }
 
 // QuantizeBlock for 32 values at a time with AVX2: the same operations, so the same bytes.
@@ -108,6 +114,7 @@ KVIK_Q4_AVX2 void QuantizeBlocksAvx2(const float* x, int64_t n_blocks, Q8Act* ou
     _mm256_store_si256(reinterpret_cast<__m256i*>(out[b].bias),
                        _mm256_madd_epi16(pairs, _mm256_set1_epi16(-8)));
     out[b].d = d;
+    _mm256_store_ps(out[b].d8, _mm256_set1_ps(d));
   }
 }
 
@@ -129,8 +136,8 @@ void DotQ4ScalarTokens(const uint8_t* row, const Q8Act* x, int64_t x_stride, int
     float sum = 0;
     for (int64_t b = 0; b < n / 32; ++b) {
       const uint8_t* block = row + b * kQ4BlockBytes;
-      const float scale = F16ToF32(Load16(block)) * xt[b].d;
-      sum += static_cast<float>(BlockDotScalar(block, xt[b])) * scale;
+      const float scaled = static_cast<float>(BlockDotScalar(block, xt[b])) * F16ToF32(Load16(block));
+      sum += scaled * xt[b].d;
     }
     out[t * out_stride] = sum;
   }
@@ -141,6 +148,11 @@ KVIK_Q4_AVX2 inline __m256i UnpackQ4(const uint8_t* block) {
   const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2));
   const __m256i both = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
   return _mm256_and_si256(both, _mm256_set1_epi8(0x0f));
+}
+
+// The block's f16 scale in all 8 lanes (broadcast as f16, then converted: two instructions).
+KVIK_Q4_AVX2 inline __m256 WeightScale(const uint8_t* block) {
+  return _mm256_cvtph_ps(_mm_set1_epi16(static_cast<int16_t>(Load16(block))));
 }
 
 KVIK_Q4_AVX2 inline __m256i PartialSumsAvx2(__m256i w, const Q8Act& a) {
@@ -156,13 +168,6 @@ KVIK_Q4_VNNI inline __m256i PartialSumsVnni(__m256i w, const Q8Act& a) {
                              _mm256_load_si256(reinterpret_cast<const __m256i*>(a.q)));
 }
 
-KVIK_Q4_AVX2 inline float HorizontalSum(__m256 v) {
-  __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
-  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
-  return _mm_cvtss_f32(lo);
-}
-
 // One kernel body for both ISAs: a target attribute cannot depend on a template parameter, and the
 // AVX2 version must not be compiled for AVX-512. NAME##Step multiplies block b by each token's
 // block b; even blocks go to one accumulator, odd ones to the other, so two FMAs are in flight.
@@ -172,12 +177,12 @@ KVIK_Q4_AVX2 inline float HorizontalSum(__m256 v) {
                                 __m256* acc) {                                                    \
     const uint8_t* block = row + b * kQ4BlockBytes;                                               \
     const __m256i w = UnpackQ4(block);                                                            \
-    const float dw = _cvtsh_ss(Load16(block));                                                    \
+    const __m256 dw = WeightScale(block);                                                         \
     KVIK_UNROLL                                                                                   \
     for (int t = 0; t < NT; ++t) {                                                                \
       const Q8Act& a = x[t * x_stride + b];                                                       \
-      const __m256 sums = _mm256_cvtepi32_ps(PARTIAL_SUMS(w, a));                                 \
-      acc[t] = _mm256_fmadd_ps(sums, _mm256_set1_ps(dw * a.d), acc[t]);                           \
+      const __m256 sums = _mm256_mul_ps(_mm256_cvtepi32_ps(PARTIAL_SUMS(w, a)), dw);              \
+      acc[t] = _mm256_fmadd_ps(sums, _mm256_load_ps(a.d8), acc[t]);                               \
     }                                                                                             \
   }                                                                                               \
   template <int NT>                                                                               \
@@ -259,17 +264,17 @@ void QuantizeActivations(const float* x, int64_t n, Q8Act* out) {
 }
 
 KernelSet ScalarQ4_0Kernels() {
-  return {DotQ4OneToken<ScalarTokens>, nullptr, ScalarTokens};
+  return {DotQ4OneToken<ScalarTokens>, nullptr, nullptr, ScalarTokens};
 }
 
 KernelSet Avx2Q4_0Kernels() {
   if (!CpuHasAvx2()) return {};
-  return {DotQ4OneToken<Avx2Tokens>, nullptr, Avx2Tokens};
+  return {DotQ4OneToken<Avx2Tokens>, nullptr, nullptr, Avx2Tokens};
 }
 
 KernelSet Avx512Q4_0Kernels() {
   if (!CpuHasAvx512Vnni()) return Avx2Q4_0Kernels();
-  return {DotQ4OneToken<VnniTokens>, nullptr, VnniTokens};
+  return {DotQ4OneToken<VnniTokens>, nullptr, nullptr, VnniTokens};
 }
 
 }  // namespace kvik::kernels

@@ -99,16 +99,19 @@ void ForRows(const MatrixView& w, int64_t n_tokens, ThreadPool* pool, const Tile
   }
 }
 
-// Calls row_group(r, t, group) for every row r in [begin, end) and every group of up to
-// kMaxTokensPerKernel tokens starting at t: a tile of kRowTile rows is reused, from cache, by every
-// token group before the next tile is read.
+// Calls row_group(r, rows, t, group) for the rows [begin, end) in runs of `rows_per_call` (a
+// shorter one at the end) and every group of up to kMaxTokensPerKernel tokens starting at t: a tile
+// of kRowTile rows is reused, from cache, by every token group before the next tile is read.
 template <typename RowGroup>
-void ForTiles(int64_t begin, int64_t end, int64_t n_tokens, const RowGroup& row_group) {
+void ForTiles(int64_t begin, int64_t end, int64_t n_tokens, int64_t rows_per_call,
+              const RowGroup& row_group) {
   for (int64_t tile = begin; tile < end; tile += kRowTile) {
     const int64_t tile_end = std::min(end, tile + kRowTile);
     for (int64_t t = 0; t < n_tokens; t += kMaxTokensPerKernel) {
       const int group = static_cast<int>(std::min<int64_t>(kMaxTokensPerKernel, n_tokens - t));
-      for (int64_t r = tile; r < tile_end; ++r) row_group(r, t, group);
+      for (int64_t r = tile; r < tile_end; r += rows_per_call) {
+        row_group(r, std::min(rows_per_call, tile_end - r), t, group);
+      }
     }
   }
 }
@@ -117,9 +120,16 @@ void ForTiles(int64_t begin, int64_t end, int64_t n_tokens, const RowGroup& row_
 void MatMulChunk(const KernelSet& k, const MatrixView& w, const float* x, int64_t x_stride,
                  int64_t n_tokens, float* y, int64_t y_stride, ThreadPool* pool) {
   const int64_t row_bytes = RowBytes(w.type, w.cols);
+  // Row blocking pays off once several tokens share it (prefill); one token keeps one row per call.
+  const int64_t rows_per_call = k.dot_rows_tokens && n_tokens > 1 ? kRowsPerKernel : 1;
   ForRows(w, n_tokens, pool, [&](int64_t begin, int64_t end) {
-    ForTiles(begin, end, n_tokens, [&](int64_t r, int64_t t, int group) {
+    ForTiles(begin, end, n_tokens, rows_per_call, [&](int64_t r, int64_t rows, int64_t t, int group) {
       const uint8_t* row = w.data + r * row_bytes;
+      if (rows == kRowsPerKernel) {
+        k.dot_rows_tokens(group)(row, row_bytes, x + t * x_stride, x_stride, w.cols,
+                                 y + t * y_stride + r, y_stride);
+        return;
+      }
       if (k.dot_tokens) {
         // Register blocking: the group shares each load and conversion of the weights.
         k.dot_tokens(group)(row, x + t * x_stride, x_stride, w.cols, y + t * y_stride + r,
@@ -138,7 +148,7 @@ void MatMulChunkQ8(const KernelSet& k, const MatrixView& w, const Q8Act* x, int6
                    int64_t n_tokens, float* y, int64_t y_stride, ThreadPool* pool) {
   const int64_t row_bytes = RowBytes(w.type, w.cols);
   ForRows(w, n_tokens, pool, [&](int64_t begin, int64_t end) {
-    ForTiles(begin, end, n_tokens, [&](int64_t r, int64_t t, int group) {
+    ForTiles(begin, end, n_tokens, 1, [&](int64_t r, int64_t, int64_t t, int group) {
       k.dot_q8_tokens(group)(w.data + r * row_bytes, x + t * x_stride, x_stride, w.cols,
                              y + t * y_stride + r, y_stride);
     });

@@ -106,6 +106,36 @@ TEST_P(IsaKernelTest, TokenBatchedKernelEqualsOneTokenDotBitForBit) {
   }
 }
 
+TEST_P(IsaKernelTest, RowsAndTokensKernelEqualsOneRowOneTokenDotBitForBit) {
+  const DType type = GetParam().type;
+  const KernelSet set = Kernels();
+  if (!set.dot_rows_tokens) GTEST_SKIP() << "this ISA and type have no rows-and-tokens kernel";
+  for (int64_t n : OddLengths(type)) {
+    const int64_t row_bytes = RowBytes(type, n) + 64;  // rows need not be packed
+    std::vector<uint8_t> rows(kernels::kRowsPerKernel * row_bytes);
+    for (int r = 0; r < kernels::kRowsPerKernel; ++r) {
+      const auto row = Quantized(type, 1, n, 20 + r);
+      std::copy(row.begin(), row.end(), rows.begin() + r * row_bytes);
+    }
+    const int64_t x_stride = n + 5;
+    const auto x = RandomFloats(kernels::kMaxTokensPerKernel * x_stride, 15);
+    for (int count = 1; count <= kernels::kMaxTokensPerKernel; ++count) {
+      const int64_t out_stride = kernels::kRowsPerKernel + 1;
+      std::vector<float> out(count * out_stride, -1.0f);
+      set.dot_rows_tokens(count)(rows.data(), row_bytes, x.data(), x_stride, n, out.data(),
+                                 out_stride);
+      for (int t = 0; t < count; ++t) {
+        for (int r = 0; r < kernels::kRowsPerKernel; ++r) {
+          ASSERT_EQ(out[t * out_stride + r],
+                    set.dot(rows.data() + r * row_bytes, x.data() + t * x_stride, n))
+              << Name(type) << " n=" << n << " row " << r << " token " << t << " of " << count;
+        }
+        ASSERT_EQ(out[t * out_stride + kernels::kRowsPerKernel], -1.0f) << "wrote past its rows";
+      }
+    }
+  }
+}
+
 TEST_P(IsaKernelTest, MatMulEqualsMatVecBitForBitForAnyTokenAndThreadCount) {
   const DType type = GetParam().type;
   const KernelSet set = Kernels();

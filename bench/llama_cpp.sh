@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# kvik against llama.cpp on the same GGUF files, in the same run, on this machine.
+#
+# llama.cpp comes from the npm registry (the only package source besides Debian's): the package
+# node-llama-cpp@3.22.1 carries llama.cpp's source as a git bundle (llama/gitRelease.bundle,
+# llama.cpp release tag v0.5.0 of that package). This script fetches that one tarball with
+# `npm pack` (no install, no scripts), clones the bundle and builds its `llama-bench` (CPU backend,
+# -march=native, so AVX-512/VNNI where the CPU has them) once into BUILD/llama.cpp/. Nothing of it
+# is committed here.
+#
+# Then, for each model, R rounds each run `llama-bench -r 1` and `kvik bench -r 1` back to back
+# (so drift on this shared VM hits both alike) for pp512 and tg128 (by default) at 2 threads with an f16 KV
+# cache (llama.cpp's default), and prints medians and the kvik / llama.cpp ratio.
+#
+# usage: [PP=512] [TG=128] bench/llama_cpp.sh [BUILD_DIR] [ROUNDS] [MODEL.gguf ...]
+#   (stories15M's context is 256 tokens: PP=128 for it)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+rounds=${2:-5}
+pp=${PP:-512}
+tg=${TG:-128}
+shift $(( $# > 2 ? 2 : $# ))
+models=("$@")
+[[ ${#models[@]} -gt 0 ]] || models=(models/small-f32.gguf models/small-f16.gguf
+                                      models/small-q8_0.gguf models/small-q4_0.gguf)
+kvik=$build/kvik
+[[ -x $kvik ]] || { echo "error: $kvik not built (run make first)" >&2; exit 1; }
+for m in "${models[@]}"; do
+  [[ -f $m ]] || { echo "error: $m not found (bench/small_model.sh writes the small models)" >&2; exit 1; }
+done
+
+llama_dir=$(realpath -m "$build/llama.cpp")
+llama_bench=$llama_dir/build/bin/llama-bench
+if [[ ! -x $llama_bench ]]; then
+  mkdir -p "$llama_dir"
+  (cd "$llama_dir" && npm pack --silent node-llama-cpp@3.22.1 >/dev/null) ||
+    { echo "error: npm pack node-llama-cpp@3.22.1 failed (no npm registry?)" >&2; exit 1; }
+  tar -xzf "$llama_dir/node-llama-cpp-3.22.1.tgz" -C "$llama_dir" package/llama/gitRelease.bundle
+  rm -rf "$llama_dir/src"
+  git clone --quiet "$llama_dir/package/llama/gitRelease.bundle" "$llama_dir/src"
+  cmake -S "$llama_dir/src" -B "$llama_dir/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON \
+    -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF >/dev/null
+  cmake --build "$llama_dir/build" -j"$(nproc)" --target llama-bench >/dev/null
+fi
+commit=$(git -C "$llama_dir/src" rev-parse --short HEAD)
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for m in "${models[@]}"; do
+  name=$(basename "$m" .gguf)
+  for ((r = 0; r < rounds; ++r)); do
+    "$llama_bench" -m "$m" -t 2 -p "$pp" -n "$tg" -r 1 -o json 2>"$tmp/llama.log" \
+      > "$tmp/$name.llama.$r.json" || { cat "$tmp/llama.log" >&2; exit 1; }
+    "$kvik" bench -m "$m" -t 2 -p "$pp" -n "$tg" -r 1 --kv-dtype f16 --json \
+      > "$tmp/$name.kvik.$r.json"
+  done
+done
+
+/usr/bin/python3 - "$tmp" "$rounds" "$commit" "pp$pp" "tg$tg" "${models[@]}" <<'PY'
+import json, os, statistics, sys
+tmp, rounds, commit = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+tests, models = sys.argv[4:6], sys.argv[6:]
+print(f"llama.cpp {commit} (node-llama-cpp 3.22.1's bundle) vs kvik, 2 threads, f16 KV, "
+      f"median of {rounds} interleaved rounds (tokens/s)\n")
+print("| model | test | llama.cpp | kvik | kvik / llama.cpp |")
+print("|---|---|---:|---:|---:|")
+for path in models:
+    name = os.path.basename(path)[:-len(".gguf")]
+    llama = {test: [] for test in tests}
+    kvik = {test: [] for test in tests}
+    for r in range(rounds):
+        with open(f"{tmp}/{name}.llama.{r}.json") as f:
+            for row in json.load(f):
+                test = f"pp{row['n_prompt']}" if row["n_gen"] == 0 else f"tg{row['n_gen']}"
+                llama[test] += row["samples_ts"]
+        with open(f"{tmp}/{name}.kvik.{r}.json") as f:
+            for row in json.load(f):
+                kvik[row["test"]] += row["samples"]
+    for test in tests:
+        a, b = statistics.median(llama[test]), statistics.median(kvik[test])
+        print(f"| {name} | {test} | {a:.1f} | {b:.1f} | **{b / a:.2f}×** |")
+PY
