@@ -42,6 +42,9 @@ void QuantizeActivationsScalar(const float* x, int64_t n, Q8Act* out);
 // DotTokensFn over rounded activations: x rows are `x_stride` blocks apart.
 using DotQ8TokensFn = void (*)(const uint8_t* row, const Q8Act* x, int64_t x_stride, int64_t n,
                                float* out, int64_t out_stride);
+// DotRowsTokensFn over rounded activations.
+using DotQ8RowsTokensFn = void (*)(const uint8_t* rows, int64_t row_bytes, const Q8Act* x,
+                                   int64_t x_stride, int64_t n, float* out, int64_t out_stride);
 
 struct KernelSet {
   DotFn dot = nullptr;
@@ -55,6 +58,8 @@ struct KernelSet {
   // with QuantizeActivations and calls these per weight row; `dot` rounds x itself, then runs the
   // one-token kernel, so both give the same bits.
   DotQ8TokensFn (*dot_q8_tokens)(int n_tokens) = nullptr;
+  // The same for kRowsPerKernel rows per call (they share each activation load); may be nullptr.
+  DotQ8RowsTokensFn (*dot_q8_rows_tokens)(int n_tokens) = nullptr;
 };
 
 enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };

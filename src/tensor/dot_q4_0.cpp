@@ -169,58 +169,81 @@ KVIK_Q4_VNNI inline __m256i PartialSumsVnni(__m256i w, const Q8Act& a) {
 }
 
 // One kernel body for both ISAs: a target attribute cannot depend on a template parameter, and the
-// AVX2 version must not be compiled for AVX-512. NAME##Step multiplies block b by each token's
-// block b; even blocks go to one accumulator, odd ones to the other, so two FMAs are in flight.
-#define KVIK_Q4_TOKENS_KERNEL(NAME, TARGET, PARTIAL_SUMS)                                          \
-  template <int NT>                                                                               \
-  TARGET inline void NAME##Step(const uint8_t* row, const Q8Act* x, int64_t x_stride, int64_t b,  \
-                                __m256* acc) {                                                    \
-    const uint8_t* block = row + b * kQ4BlockBytes;                                               \
-    const __m256i w = UnpackQ4(block);                                                            \
-    const __m256 dw = WeightScale(block);                                                         \
+// AVX2 version must not be compiled for AVX-512. NAME##Rows<NR, NT> multiplies NR rows (`row_bytes`
+// apart) by NT tokens; NAME##Step does block b, whose partial sums go to one accumulator for even
+// blocks and another for odd ones, so two FMAs are in flight. Every (row, token) pair sees the same
+// instructions in the same order for any NR and NT, so all instantiations agree bit for bit.
+#define KVIK_Q4_KERNEL(NAME, TARGET, PARTIAL_SUMS)                                                \
+  template <int NR, int NT>                                                                       \
+  TARGET inline void NAME##Step(const uint8_t* rows, int64_t row_bytes, const Q8Act* x,           \
+                                int64_t x_stride, int64_t b, __m256 (*acc)[NT]) {                 \
+    __m256i w[NR];                                                                                \
+    __m256 dw[NR];                                                                                \
+    KVIK_UNROLL                                                                                   \
+    for (int r = 0; r < NR; ++r) {                                                                \
+      const uint8_t* block = rows + r * row_bytes + b * kQ4BlockBytes;                            \
+      w[r] = UnpackQ4(block);                                                                     \
+      dw[r] = WeightScale(block);                                                                 \
+    }                                                                                             \
     KVIK_UNROLL                                                                                   \
     for (int t = 0; t < NT; ++t) {                                                                \
       const Q8Act& a = x[t * x_stride + b];                                                       \
-      const __m256 sums = _mm256_mul_ps(_mm256_cvtepi32_ps(PARTIAL_SUMS(w, a)), dw);              \
-      acc[t] = _mm256_fmadd_ps(sums, _mm256_load_ps(a.d8), acc[t]);                               \
+      KVIK_UNROLL                                                                                 \
+      for (int r = 0; r < NR; ++r) {                                                              \
+        const __m256 sums = _mm256_mul_ps(_mm256_cvtepi32_ps(PARTIAL_SUMS(w[r], a)), dw[r]);      \
+        acc[r][t] = _mm256_fmadd_ps(sums, _mm256_load_ps(a.d8), acc[r][t]);                       \
+      }                                                                                           \
     }                                                                                             \
   }                                                                                               \
-  template <int NT>                                                                               \
-  TARGET void NAME(const uint8_t* row, const Q8Act* x, int64_t x_stride, int64_t n, float* out,   \
-                   int64_t out_stride) {                                                          \
-    __m256 acc[2][NT];                                                                            \
+  template <int NR, int NT>                                                                       \
+  TARGET void NAME##Rows(const uint8_t* rows, int64_t row_bytes, const Q8Act* x, int64_t x_stride, \
+                         int64_t n, float* out, int64_t out_stride) {                             \
+    __m256 even[NR][NT], odd[NR][NT];                                                             \
     KVIK_UNROLL                                                                                   \
-    for (int t = 0; t < NT; ++t) acc[0][t] = acc[1][t] = _mm256_setzero_ps();                     \
+    for (int r = 0; r < NR; ++r) {                                                                \
+      KVIK_UNROLL                                                                                 \
+      for (int t = 0; t < NT; ++t) even[r][t] = odd[r][t] = _mm256_setzero_ps();                  \
+    }                                                                                             \
     const int64_t n_blocks = n / 32;                                                              \
     int64_t b = 0;                                                                                \
     for (; b + 2 <= n_blocks; b += 2) {                                                           \
-      NAME##Step<NT>(row, x, x_stride, b, acc[0]);                                                \
-      NAME##Step<NT>(row, x, x_stride, b + 1, acc[1]);                                            \
+      NAME##Step<NR, NT>(rows, row_bytes, x, x_stride, b, even);                                  \
+      NAME##Step<NR, NT>(rows, row_bytes, x, x_stride, b + 1, odd);                               \
     }                                                                                             \
-    if (b < n_blocks) NAME##Step<NT>(row, x, x_stride, b, acc[0]);                                \
+    if (b < n_blocks) NAME##Step<NR, NT>(rows, row_bytes, x, x_stride, b, even);                  \
     KVIK_UNROLL                                                                                   \
-    for (int t = 0; t < NT; ++t) {                                                                \
-      out[t * out_stride] = HorizontalSum(_mm256_add_ps(acc[0][t], acc[1][t]));                   \
+    for (int r = 0; r < NR; ++r) {                                                                \
+      KVIK_UNROLL                                                                                 \
+      for (int t = 0; t < NT; ++t) {                                                              \
+        out[t * out_stride + r] = HorizontalSum(_mm256_add_ps(even[r][t], odd[r][t]));            \
+      }                                                                                           \
     }                                                                                             \
+  }                                                                                               \
+  template <int NT>                                                                               \
+  void NAME(const uint8_t* row, const Q8Act* x, int64_t x_stride, int64_t n, float* out,          \
+            int64_t out_stride) {                                                                 \
+    NAME##Rows<1, NT>(row, 0, x, x_stride, n, out, out_stride);                                   \
   }
 
-KVIK_Q4_TOKENS_KERNEL(DotQ4Avx2Tokens, KVIK_Q4_AVX2, PartialSumsAvx2)
-KVIK_Q4_TOKENS_KERNEL(DotQ4VnniTokens, KVIK_Q4_VNNI, PartialSumsVnni)
+KVIK_Q4_KERNEL(DotQ4Avx2, KVIK_Q4_AVX2, PartialSumsAvx2)
+KVIK_Q4_KERNEL(DotQ4Vnni, KVIK_Q4_VNNI, PartialSumsVnni)
 
-// FN(n_tokens): the instantiation of kernel template NAME for that many tokens.
-#define KVIK_Q4_TOKENS_TABLE(FN, NAME) \
-  DotQ8TokensFn FN(int n_tokens) {     \
-    switch (n_tokens) {                \
-      case 1: return NAME<1>;          \
-      case 2: return NAME<2>;          \
-      case 3: return NAME<3>;          \
-      default: return NAME<4>;         \
-    }                                  \
+// FN(n_tokens): the instantiation of kernel template NAME for that many tokens (4 for more).
+#define KVIK_Q4_TOKENS_TABLE(FN, RESULT, NAME, ...) \
+  RESULT FN(int n_tokens) {                         \
+    switch (n_tokens) {                             \
+      case 1: return NAME<__VA_ARGS__ 1>;           \
+      case 2: return NAME<__VA_ARGS__ 2>;           \
+      case 3: return NAME<__VA_ARGS__ 3>;           \
+      default: return NAME<__VA_ARGS__ 4>;          \
+    }                                               \
   }
 
-KVIK_Q4_TOKENS_TABLE(ScalarTokens, DotQ4ScalarTokens)
-KVIK_Q4_TOKENS_TABLE(Avx2Tokens, DotQ4Avx2Tokens)
-KVIK_Q4_TOKENS_TABLE(VnniTokens, DotQ4VnniTokens)
+KVIK_Q4_TOKENS_TABLE(ScalarTokens, DotQ8TokensFn, DotQ4ScalarTokens, )
+KVIK_Q4_TOKENS_TABLE(Avx2Tokens, DotQ8TokensFn, DotQ4Avx2, )
+KVIK_Q4_TOKENS_TABLE(VnniTokens, DotQ8TokensFn, DotQ4Vnni, )
+// Two rows per call need AVX-512VL's 32 registers (2 rows × 4 tokens × 2 accumulators).
+KVIK_Q4_TOKENS_TABLE(VnniRowsTokens, DotQ8RowsTokensFn, DotQ4VnniRows, kRowsPerKernel, )
 
 // Activation blocks for one-token dot products, per thread, grown to the longest row seen.
 Q8Act* ActivationScratch(int64_t n_blocks) {
@@ -264,17 +287,17 @@ void QuantizeActivations(const float* x, int64_t n, Q8Act* out) {
 }
 
 KernelSet ScalarQ4_0Kernels() {
-  return {DotQ4OneToken<ScalarTokens>, nullptr, nullptr, ScalarTokens};
+  return {DotQ4OneToken<ScalarTokens>, nullptr, nullptr, ScalarTokens, nullptr};
 }
 
 KernelSet Avx2Q4_0Kernels() {
   if (!CpuHasAvx2()) return {};
-  return {DotQ4OneToken<Avx2Tokens>, nullptr, nullptr, Avx2Tokens};
+  return {DotQ4OneToken<Avx2Tokens>, nullptr, nullptr, Avx2Tokens, nullptr};
 }
 
 KernelSet Avx512Q4_0Kernels() {
   if (!CpuHasAvx512Vnni()) return Avx2Q4_0Kernels();
-  return {DotQ4OneToken<VnniTokens>, nullptr, nullptr, VnniTokens};
+  return {DotQ4OneToken<VnniTokens>, nullptr, nullptr, VnniTokens, VnniRowsTokens};
 }
 
 }  // namespace kvik::kernels

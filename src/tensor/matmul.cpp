@@ -147,10 +147,18 @@ void MatMulChunk(const KernelSet& k, const MatrixView& w, const float* x, int64_
 void MatMulChunkQ8(const KernelSet& k, const MatrixView& w, const Q8Act* x, int64_t x_stride,
                    int64_t n_tokens, float* y, int64_t y_stride, ThreadPool* pool) {
   const int64_t row_bytes = RowBytes(w.type, w.cols);
+  // Two rows share each activation load, which pays off for decode too (integer kernels load
+  // three activation vectors per block).
+  const int64_t rows_per_call = k.dot_q8_rows_tokens ? kRowsPerKernel : 1;
   ForRows(w, n_tokens, pool, [&](int64_t begin, int64_t end) {
-    ForTiles(begin, end, n_tokens, 1, [&](int64_t r, int64_t, int64_t t, int group) {
-      k.dot_q8_tokens(group)(w.data + r * row_bytes, x + t * x_stride, x_stride, w.cols,
-                             y + t * y_stride + r, y_stride);
+    ForTiles(begin, end, n_tokens, rows_per_call, [&](int64_t r, int64_t rows, int64_t t, int group) {
+      if (rows == kRowsPerKernel) {
+        k.dot_q8_rows_tokens(group)(w.data + r * row_bytes, row_bytes, x + t * x_stride, x_stride,
+                                    w.cols, y + t * y_stride + r, y_stride);
+      } else {
+        k.dot_q8_tokens(group)(w.data + r * row_bytes, x + t * x_stride, x_stride, w.cols,
+                               y + t * y_stride + r, y_stride);
+      }
     });
   });
 }

@@ -173,6 +173,41 @@ TEST(Q4_0KernelTest, TokenBatchedKernelsEqualTheOneTokenKernelBitForBit) {
   }
 }
 
+TEST(Q4_0KernelTest, RowsKernelsEqualTheOneRowKernelBitForBit) {
+  const int64_t n = 32 * 9, row_bytes = RowBytes(DType::kQ4_0, n) + 7;
+  std::vector<uint8_t> rows(kernels::kRowsPerKernel * row_bytes);
+  for (int r = 0; r < kernels::kRowsPerKernel; ++r) {
+    const auto row = Q4Row(RandomFloats(n, 30 + r));
+    std::copy(row.begin(), row.end(), rows.begin() + r * row_bytes);
+  }
+  std::vector<Q8Act> x(kernels::kMaxTokensPerKernel * (n / 32));
+  for (int t = 0; t < kernels::kMaxTokensPerKernel; ++t) {
+    const auto values = RandomFloats(n, 40 + t);
+    kernels::QuantizeActivations(values.data(), n, x.data() + t * (n / 32));
+  }
+  int tested = 0;
+  for (const KernelSet& set : SupportedSets()) {
+    if (!set.dot_q8_rows_tokens) continue;
+    ++tested;
+    for (int count = 1; count <= kernels::kMaxTokensPerKernel; ++count) {
+      const int64_t out_stride = kernels::kRowsPerKernel + 1;
+      std::vector<float> out(count * out_stride, -1.0f);
+      set.dot_q8_rows_tokens(count)(rows.data(), row_bytes, x.data(), n / 32, n, out.data(),
+                                    out_stride);
+      for (int t = 0; t < count; ++t) {
+        for (int r = 0; r < kernels::kRowsPerKernel; ++r) {
+          float alone = 0;
+          set.dot_q8_tokens(1)(rows.data() + r * row_bytes, x.data() + t * (n / 32), 0, n, &alone,
+                               0);
+          ASSERT_EQ(out[t * out_stride + r], alone) << "row " << r << " token " << t;
+        }
+        ASSERT_EQ(out[t * out_stride + kernels::kRowsPerKernel], -1.0f) << "wrote past its rows";
+      }
+    }
+  }
+  if (tested == 0) GTEST_SKIP() << "no ISA with a two-row Q4_0 kernel on this CPU";
+}
+
 TEST(Q4_0KernelTest, RoundingTheActivationsCostsAtMostHalfAStepPerWeight) {
   // |Σ w·x − Σ w·x̂| ≤ Σ_b (d_b / 2) Σ_{j∈b} |w_j|, with w the dequantised weights.
   const int64_t n = 32 * 64;
