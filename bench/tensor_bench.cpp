@@ -144,6 +144,9 @@ void MatMulArgs(benchmark::internal::Benchmark* b) {
       for (int threads : {1, 2})
         for (int blocked : {1, 0}) b->Args({type, rows, 768, 64, threads, blocked});
     }
+    // Prefill shapes of the small model at 512 tokens: FFN up (4096 x 768) and down (768 x 4096).
+    b->Args({type, 4096, 768, 512, 1, 1});
+    b->Args({type, 768, 4096, 512, 1, 1});
   }
 }
 
