@@ -22,10 +22,10 @@
 #include <cmath>
 #include <limits>
 #include <cstring>
-#include <memory>
 
 #include "tensor/dot_kernels.h"
 #include "tensor/reduce_avx2.h"
+#include "tensor/scratch.h"
 #include "util/half.h"
 
 #define KVIK_Q4_AVX2 __attribute__((target("avx2,fma,f16c")))
@@ -245,24 +245,13 @@ KVIK_Q4_TOKENS_TABLE(VnniTokens, DotQ8TokensFn, DotQ4Vnni, )
 // Two rows per call need AVX-512VL's 32 registers (2 rows × 4 tokens × 2 accumulators).
 KVIK_Q4_TOKENS_TABLE(VnniRowsTokens, DotQ8RowsTokensFn, DotQ4VnniRows, kRowsPerKernel, )
 
-// Activation blocks for one-token dot products, per thread, grown to the longest row seen.
-Q8Act* ActivationScratch(int64_t n_blocks) {
-  struct FreeDeleter {
-    void operator()(Q8Act* p) const { std::free(p); }
-  };
-  thread_local std::unique_ptr<Q8Act, FreeDeleter> buffer;
-  thread_local int64_t capacity = 0;
-  if (n_blocks > capacity) {
-    buffer.reset(static_cast<Q8Act*>(std::aligned_alloc(alignof(Q8Act), n_blocks * sizeof(Q8Act))));
-    capacity = n_blocks;
-  }
-  return buffer.get();
-}
+// Activation blocks for one-token dot products.
+struct OneTokenActivations;
 
 // DotFn for one token: round x, then the NT = 1 kernel (what MatMul runs per row, so the two agree).
 template <DotQ8TokensFn (*Tokens)(int)>
 float DotQ4OneToken(const uint8_t* row, const float* x, int64_t n) {
-  Q8Act* blocks = ActivationScratch(n / 32);
+  Q8Act* blocks = ThreadScratch<Q8Act, OneTokenActivations>(n / 32);
   QuantizeActivations(x, n, blocks);
   float out;
   Tokens(1)(row, blocks, 0, n, &out, 0);

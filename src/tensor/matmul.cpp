@@ -6,13 +6,12 @@
 #include <array>
 #include <cassert>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <iterator>
-#include <memory>
 
 #include "kvik/tensor.h"
 #include "tensor/dot_kernels.h"
+#include "tensor/scratch.h"
 #include "util/thread_pool.h"
 
 namespace kvik {
@@ -68,23 +67,11 @@ namespace {
 
 constexpr int64_t kAlignFloats = 16;  // 64 bytes: one cache line, one AVX-512 vector
 
-// A 64-byte-aligned scratch for copies of x, one per calling thread; it grows to the largest chunk
-// seen (at most ~kMaxScratchBytes) and is then reused, so steady-state calls allocate nothing.
+// Copies of x (aligned) and rounded activations go a chunk of tokens at a time through per-thread
+// scratch of about this size.
 constexpr int64_t kMaxScratchBytes = 1 << 20;
-
-float* Scratch(int64_t floats) {
-  struct FreeDeleter {
-    void operator()(float* p) const { std::free(p); }
-  };
-  thread_local std::unique_ptr<float, FreeDeleter> buffer;
-  thread_local int64_t capacity = 0;
-  if (floats > capacity) {
-    const int64_t rounded = (floats + kAlignFloats - 1) / kAlignFloats * kAlignFloats;
-    buffer.reset(static_cast<float*>(std::aligned_alloc(64, rounded * sizeof(float))));
-    capacity = rounded;
-  }
-  return buffer.get();
-}
+struct AlignedCopyOfX;
+struct RoundedX;
 
 // Splits rows over the pool (small products stay on the calling thread) and runs
 // tile_job(begin, end) on each part.
@@ -167,25 +154,17 @@ void MatMulChunkQ8(const KernelSet& k, const MatrixView& w, const Q8Act* x, int6
 // thread), then multiplies.
 void MatMulRounded(const KernelSet& k, const MatrixView& w, const float* x, int64_t n_tokens,
                    float* y, ThreadPool* pool) {
-  struct FreeDeleter {
-    void operator()(Q8Act* p) const { std::free(p); }
-  };
-  thread_local std::unique_ptr<Q8Act, FreeDeleter> buffer;
-  thread_local int64_t capacity = 0;
   const int64_t blocks_per_token = w.cols / 32;
   const int64_t chunk_tokens = std::max<int64_t>(
       1, kMaxScratchBytes / static_cast<int64_t>(blocks_per_token * sizeof(Q8Act)));
-  const int64_t needed = std::min(chunk_tokens, n_tokens) * blocks_per_token;
-  if (needed > capacity) {
-    buffer.reset(static_cast<Q8Act*>(std::aligned_alloc(alignof(Q8Act), needed * sizeof(Q8Act))));
-    capacity = needed;
-  }
+  Q8Act* rounded =
+      ThreadScratch<Q8Act, RoundedX>(std::min(chunk_tokens, n_tokens) * blocks_per_token);
   for (int64_t t0 = 0; t0 < n_tokens; t0 += chunk_tokens) {
     const int64_t count = std::min(chunk_tokens, n_tokens - t0);
     for (int64_t t = 0; t < count; ++t) {
-      QuantizeActivations(x + (t0 + t) * w.cols, w.cols, buffer.get() + t * blocks_per_token);
+      QuantizeActivations(x + (t0 + t) * w.cols, w.cols, rounded + t * blocks_per_token);
     }
-    MatMulChunkQ8(k, w, buffer.get(), blocks_per_token, count, y + t0 * w.rows, w.rows, pool);
+    MatMulChunkQ8(k, w, rounded, blocks_per_token, count, y + t0 * w.rows, w.rows, pool);
   }
 }
 
@@ -206,7 +185,7 @@ void MatMulWith(const KernelSet& k, const MatrixView& w, const float* x, int64_t
       std::max<int64_t>(1, kMaxScratchBytes / static_cast<int64_t>(stride * sizeof(float)));
   for (int64_t t0 = 0; t0 < n_tokens; t0 += chunk_tokens) {
     const int64_t count = std::min(chunk_tokens, n_tokens - t0);
-    float* copy = Scratch(count * stride);
+    float* copy = ThreadScratch<float, AlignedCopyOfX>(count * stride);
     for (int64_t t = 0; t < count; ++t) {
       std::memcpy(copy + t * stride, x + (t0 + t) * w.cols, w.cols * sizeof(float));
     }
