@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string_view>
 
 #include "kvik/dtype.h"
@@ -35,6 +36,18 @@ void MatVec(const MatrixView& w, const float* x, float* y, ThreadPool* pool);
 // Several tokens share each load of a weight row (register blocking), which is what makes prefill
 // faster per token.
 void MatMul(const MatrixView& w, const float* x, int64_t n_tokens, float* y, ThreadPool* pool);
+
+// One matrix of a MatMulShared: Y = W · X into y, (n_tokens, w.rows) row-major.
+struct MatMulTarget {
+  MatrixView w;
+  float* y = nullptr;
+};
+// MatMul of several matrices with the same input width over the same x (the q/k/v and gate/up
+// projections): the input is prepared once and the rows of up to 4 matrices are split over the
+// threads in one pass, so decode pays one hand-off instead of one per matrix. Results equal
+// MatMul's bit for bit.
+void MatMulShared(std::span<const MatMulTarget> targets, const float* x, int64_t n_tokens,
+                  ThreadPool* pool);
 
 // Dot product of one stored row with f32 x (n elements); the dispatched kernel.
 float DotRow(DType type, const uint8_t* row, const float* x, int64_t n);

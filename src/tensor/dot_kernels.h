@@ -2,12 +2,14 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string_view>
 
 #include "kvik/dtype.h"
 
+#include "kvik/tensor.h"
+
 namespace kvik {
-struct MatrixView;
 class ThreadPool;
 }  // namespace kvik
 
@@ -91,5 +93,13 @@ KernelSet KernelsFor(Isa isa, DType type);
 // MatMul with the given kernels instead of the selected ones (tests compare ISAs in one process).
 void MatMulWith(const KernelSet& kernels, const MatrixView& w, const float* x, int64_t n_tokens,
                 float* y, ThreadPool* pool);
+// MatMulShared with given kernels per matrix.
+struct MatMulTargetWith {
+  const KernelSet* kernels = nullptr;
+  MatrixView w;
+  float* y = nullptr;
+};
+void MatMulTargets(std::span<const MatMulTargetWith> targets, const float* x, int64_t n_tokens,
+                   ThreadPool* pool);
 
 }  // namespace kvik::kernels

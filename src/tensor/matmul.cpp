@@ -62,6 +62,20 @@ void MatMul(const MatrixView& w, const float* x, int64_t n_tokens, float* y, Thr
   kernels::MatMulWith(Dispatch(w.type), w, x, n_tokens, y, pool);
 }
 
+void MatMulShared(std::span<const MatMulTarget> targets, const float* x, int64_t n_tokens,
+                  ThreadPool* pool) {
+  constexpr size_t kGroup = 4;
+  for (size_t first = 0; first < targets.size(); first += kGroup) {
+    std::array<kernels::MatMulTargetWith, kGroup> with;
+    const size_t count = std::min(kGroup, targets.size() - first);
+    for (size_t i = 0; i < count; ++i) {
+      const MatMulTarget& target = targets[first + i];
+      with[i] = {&Dispatch(target.w.type), target.w, target.y};
+    }
+    kernels::MatMulTargets({with.data(), count}, x, n_tokens, pool);
+  }
+}
+
 namespace kernels {
 namespace {
 
@@ -72,19 +86,6 @@ constexpr int64_t kAlignFloats = 16;  // 64 bytes: one cache line, one AVX-512 v
 constexpr int64_t kMaxScratchBytes = 1 << 20;
 struct AlignedCopyOfX;
 struct RoundedX;
-
-// Splits rows over the pool (small products stay on the calling thread) and runs
-// tile_job(begin, end) on each part.
-template <typename TileJob>
-void ForRows(const MatrixView& w, int64_t n_tokens, ThreadPool* pool, const TileJob& tile_job) {
-  // Waking workers costs microseconds; below this many multiply-adds one thread is faster.
-  constexpr int64_t kMinParallelWork = 1 << 16;
-  if (pool && w.rows * w.cols * n_tokens >= kMinParallelWork) {
-    pool->ParallelFor(w.rows, tile_job, kRowGrain);
-  } else {
-    tile_job(0, w.rows);
-  }
-}
 
 // Calls row_group(r, rows, t, group) for the rows [begin, end) in runs of `rows_per_call` (a
 // shorter one at the end) and every group of up to kMaxTokensPerKernel tokens starting at t: a tile
@@ -103,94 +104,126 @@ void ForTiles(int64_t begin, int64_t end, int64_t n_tokens, int64_t rows_per_cal
   }
 }
 
-// Y[t][r] for t in [0, n_tokens): x rows `x_stride` floats apart, y rows `y_stride` floats apart.
-void MatMulChunk(const KernelSet& k, const MatrixView& w, const float* x, int64_t x_stride,
-                 int64_t n_tokens, float* y, int64_t y_stride, ThreadPool* pool) {
+// One chunk of tokens' activations in the forms the kernels read: f32 rows, 64-byte aligned
+// (`f_stride` floats apart), and rounded Q8Act blocks (`q_stride` blocks apart) when some matrix
+// multiplies in integers.
+struct PreparedX {
+  const float* f = nullptr;
+  int64_t f_stride = 0;
+  const Q8Act* q = nullptr;
+  int64_t q_stride = 0;
+};
+
+// Y[t][r] = W[r] · X[t] for rows [begin, end) of one matrix and the chunk's n_tokens tokens; y rows
+// are `y_stride` floats apart.
+void RunRows(const KernelSet& k, const MatrixView& w, const PreparedX& x, int64_t n_tokens,
+             float* y, int64_t y_stride, int64_t begin, int64_t end) {
   const int64_t row_bytes = RowBytes(w.type, w.cols);
-  // Row blocking pays off once several tokens share it (prefill); one token keeps one row per call.
-  const int64_t rows_per_call = k.dot_rows_tokens && n_tokens > 1 ? kRowsPerKernel : 1;
-  ForRows(w, n_tokens, pool, [&](int64_t begin, int64_t end) {
+  if (k.dot_q8_tokens) {
+    // Two rows share each activation load, which pays off for decode too (integer kernels load
+    // three activation vectors per block).
+    const int64_t rows_per_call = k.dot_q8_rows_tokens ? kRowsPerKernel : 1;
     ForTiles(begin, end, n_tokens, rows_per_call, [&](int64_t r, int64_t rows, int64_t t, int group) {
       const uint8_t* row = w.data + r * row_bytes;
+      const Q8Act* xt = x.q + t * x.q_stride;
       if (rows == kRowsPerKernel) {
-        k.dot_rows_tokens(group)(row, row_bytes, x + t * x_stride, x_stride, w.cols,
-                                 y + t * y_stride + r, y_stride);
-        return;
-      }
-      if (k.dot_tokens) {
-        // Register blocking: the group shares each load and conversion of the weights.
-        k.dot_tokens(group)(row, x + t * x_stride, x_stride, w.cols, y + t * y_stride + r,
-                            y_stride);
+        k.dot_q8_rows_tokens(group)(row, row_bytes, xt, x.q_stride, w.cols, y + t * y_stride + r,
+                                    y_stride);
       } else {
-        for (int g = 0; g < group; ++g) {
-          y[(t + g) * y_stride + r] = k.dot(row, x + (t + g) * x_stride, w.cols);
-        }
+        k.dot_q8_tokens(group)(row, xt, x.q_stride, w.cols, y + t * y_stride + r, y_stride);
       }
     });
-  });
-}
-
-// The same over activations already rounded to Q8Act blocks (x rows `x_stride` blocks apart).
-void MatMulChunkQ8(const KernelSet& k, const MatrixView& w, const Q8Act* x, int64_t x_stride,
-                   int64_t n_tokens, float* y, int64_t y_stride, ThreadPool* pool) {
-  const int64_t row_bytes = RowBytes(w.type, w.cols);
-  // Two rows share each activation load, which pays off for decode too (integer kernels load
-  // three activation vectors per block).
-  const int64_t rows_per_call = k.dot_q8_rows_tokens ? kRowsPerKernel : 1;
-  ForRows(w, n_tokens, pool, [&](int64_t begin, int64_t end) {
-    ForTiles(begin, end, n_tokens, rows_per_call, [&](int64_t r, int64_t rows, int64_t t, int group) {
-      if (rows == kRowsPerKernel) {
-        k.dot_q8_rows_tokens(group)(w.data + r * row_bytes, row_bytes, x + t * x_stride, x_stride,
-                                    w.cols, y + t * y_stride + r, y_stride);
-      } else {
-        k.dot_q8_tokens(group)(w.data + r * row_bytes, x + t * x_stride, x_stride, w.cols,
-                               y + t * y_stride + r, y_stride);
-      }
-    });
-  });
-}
-
-// Rounds x to Q8Act blocks, a chunk of tokens at a time (once per matrix, shared by every row and
-// thread), then multiplies.
-void MatMulRounded(const KernelSet& k, const MatrixView& w, const float* x, int64_t n_tokens,
-                   float* y, ThreadPool* pool) {
-  const int64_t blocks_per_token = w.cols / 32;
-  const int64_t chunk_tokens = std::max<int64_t>(
-      1, kMaxScratchBytes / static_cast<int64_t>(blocks_per_token * sizeof(Q8Act)));
-  Q8Act* rounded =
-      ThreadScratch<Q8Act, RoundedX>(std::min(chunk_tokens, n_tokens) * blocks_per_token);
-  for (int64_t t0 = 0; t0 < n_tokens; t0 += chunk_tokens) {
-    const int64_t count = std::min(chunk_tokens, n_tokens - t0);
-    for (int64_t t = 0; t < count; ++t) {
-      QuantizeActivations(x + (t0 + t) * w.cols, w.cols, rounded + t * blocks_per_token);
-    }
-    MatMulChunkQ8(k, w, rounded, blocks_per_token, count, y + t0 * w.rows, w.rows, pool);
+    return;
   }
+  // Row blocking pays off once several tokens share it (prefill); one token keeps one row per call.
+  const int64_t rows_per_call = k.dot_rows_tokens && n_tokens > 1 ? kRowsPerKernel : 1;
+  ForTiles(begin, end, n_tokens, rows_per_call, [&](int64_t r, int64_t rows, int64_t t, int group) {
+    const uint8_t* row = w.data + r * row_bytes;
+    const float* xt = x.f + t * x.f_stride;
+    if (rows == kRowsPerKernel) {
+      k.dot_rows_tokens(group)(row, row_bytes, xt, x.f_stride, w.cols, y + t * y_stride + r,
+                               y_stride);
+    } else if (k.dot_tokens) {
+      // Register blocking: the group shares each load and conversion of the weights.
+      k.dot_tokens(group)(row, xt, x.f_stride, w.cols, y + t * y_stride + r, y_stride);
+    } else {
+      for (int g = 0; g < group; ++g) {
+        y[(t + g) * y_stride + r] = k.dot(row, xt + g * x.f_stride, w.cols);
+      }
+    }
+  });
 }
 
 }  // namespace
 
-void MatMulWith(const KernelSet& k, const MatrixView& w, const float* x, int64_t n_tokens, float* y,
-                ThreadPool* pool) {
-  assert(k.dot && "MatMul: weight type has no kernel (the loader should have rejected it)");
-  if (k.dot_q8_tokens) return MatMulRounded(k, w, x, n_tokens, y, pool);
+void MatMulTargets(std::span<const MatMulTargetWith> targets, const float* x, int64_t n_tokens,
+                   ThreadPool* pool) {
+  if (targets.empty() || n_tokens <= 0) return;
+  const int64_t cols = targets[0].w.cols;
+  bool rounded = false, plain = false;
+  int64_t total_rows = 0;
+  for (const MatMulTargetWith& target : targets) {
+    assert(target.kernels->dot && "MatMul: weight type has no kernel (the loader should have rejected it)");
+    assert(target.w.cols == cols && "MatMulShared: every matrix must take the same input width");
+    (target.kernels->dot_q8_tokens ? rounded : plain) = true;
+    total_rows += target.w.rows;
+  }
   // Vector loads of x that straddle cache lines cost up to 40% of the batched kernels' speed, and
-  // activations come from std::vector (16-byte aligned). Copy x, a chunk of tokens at a time, to
-  // 64-byte-aligned rows unless it already is; the values, hence the results, are the same.
-  const bool aligned = reinterpret_cast<uintptr_t>(x) % (kAlignFloats * sizeof(float)) == 0 &&
-                       w.cols % kAlignFloats == 0;
-  if (aligned) return MatMulChunk(k, w, x, w.cols, n_tokens, y, w.rows, pool);
-  const int64_t stride = (w.cols + kAlignFloats - 1) / kAlignFloats * kAlignFloats;
+  // activations come from std::vector (16-byte aligned). Copy x to 64-byte-aligned rows unless it
+  // already is; the values, hence the results, are the same. Copies and rounded activations go
+  // through per-thread scratch a chunk of tokens at a time, prepared once for every matrix, row and
+  // thread.
+  const bool copy = plain && (reinterpret_cast<uintptr_t>(x) % (kAlignFloats * sizeof(float)) != 0 ||
+                              cols % kAlignFloats != 0);
+  const int64_t f_stride = copy ? (cols + kAlignFloats - 1) / kAlignFloats * kAlignFloats : cols;
+  const int64_t q_stride = cols / 32;
+  const int64_t token_bytes = (copy ? f_stride * static_cast<int64_t>(sizeof(float)) : 0) +
+                              (rounded ? q_stride * static_cast<int64_t>(sizeof(Q8Act)) : 0);
   const int64_t chunk_tokens =
-      std::max<int64_t>(1, kMaxScratchBytes / static_cast<int64_t>(stride * sizeof(float)));
+      token_bytes == 0 ? n_tokens : std::max<int64_t>(1, kMaxScratchBytes / token_bytes);
+  const int64_t scratch_tokens = std::min(chunk_tokens, n_tokens);
+  float* f_scratch = copy ? ThreadScratch<float, AlignedCopyOfX>(scratch_tokens * f_stride) : nullptr;
+  Q8Act* q_scratch = rounded ? ThreadScratch<Q8Act, RoundedX>(scratch_tokens * q_stride) : nullptr;
   for (int64_t t0 = 0; t0 < n_tokens; t0 += chunk_tokens) {
     const int64_t count = std::min(chunk_tokens, n_tokens - t0);
-    float* copy = ThreadScratch<float, AlignedCopyOfX>(count * stride);
-    for (int64_t t = 0; t < count; ++t) {
-      std::memcpy(copy + t * stride, x + (t0 + t) * w.cols, w.cols * sizeof(float));
+    PreparedX prepared{x + t0 * cols, f_stride, q_scratch, q_stride};
+    if (copy) {
+      for (int64_t t = 0; t < count; ++t) {
+        std::memcpy(f_scratch + t * f_stride, x + (t0 + t) * cols, cols * sizeof(float));
+      }
+      prepared.f = f_scratch;
     }
-    MatMulChunk(k, w, copy, stride, count, y + t0 * w.rows, w.rows, pool);
+    if (rounded) {
+      for (int64_t t = 0; t < count; ++t) {
+        QuantizeActivations(x + (t0 + t) * cols, cols, q_scratch + t * q_stride);
+      }
+    }
+    // The matrices' rows, end to end, are one range split over the threads.
+    auto rows_job = [&](int64_t begin, int64_t end) {
+      int64_t offset = 0;
+      for (const MatMulTargetWith& target : targets) {
+        const int64_t lo = std::max(begin, offset), hi = std::min(end, offset + target.w.rows);
+        if (lo < hi) {
+          RunRows(*target.kernels, target.w, prepared, count, target.y + t0 * target.w.rows,
+                  target.w.rows, lo - offset, hi - offset);
+        }
+        offset += target.w.rows;
+      }
+    };
+    // Waking workers costs microseconds; below this many multiply-adds one thread is faster.
+    constexpr int64_t kMinParallelWork = 1 << 16;
+    if (pool && total_rows * cols * count >= kMinParallelWork) {
+      pool->ParallelFor(total_rows, rows_job, kRowGrain);
+    } else {
+      rows_job(0, total_rows);
+    }
   }
+}
+
+void MatMulWith(const KernelSet& k, const MatrixView& w, const float* x, int64_t n_tokens, float* y,
+                ThreadPool* pool) {
+  const MatMulTargetWith target{&k, w, y};
+  MatMulTargets({&target, 1}, x, n_tokens, pool);
 }
 
 }  // namespace kernels

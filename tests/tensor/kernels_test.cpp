@@ -81,6 +81,39 @@ INSTANTIATE_TEST_SUITE_P(AllComputableTypes, KernelTest,
                                            DType::kQ4_0),
                          [](const auto& info) { return std::string(Name(info.param)); });
 
+TEST(MatMulSharedTest, EqualsOneMatMulPerMatrixBitForBit) {
+  // Mixed types (integer and float kernels share one prepared input), unaligned x, token counts
+  // across the kernels' groups and the scratch chunk, 1-3 threads, and more than 4 matrices.
+  const int64_t cols = 96;
+  const DType types[] = {DType::kQ4_0, DType::kF32, DType::kQ8_0, DType::kF16, DType::kQ4_0};
+  const int64_t rows[] = {37, 16, 5, 64, 1};
+  std::vector<std::vector<uint8_t>> weights;
+  for (size_t i = 0; i < std::size(types); ++i) {
+    weights.push_back(Quantized(types[i], RandomFloats(rows[i] * cols, 50 + i), rows[i], cols));
+  }
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    for (int64_t n_tokens : {1, 3, 9, 4000}) {
+      const auto x = RandomFloats(n_tokens * cols + 1, 60);
+      const float* unaligned = x.data() + 1;
+      std::vector<std::vector<float>> shared(std::size(types)), alone(std::size(types));
+      std::vector<MatMulTarget> targets;
+      for (size_t i = 0; i < std::size(types); ++i) {
+        shared[i].assign(n_tokens * rows[i], -1.0f);
+        alone[i].assign(n_tokens * rows[i], -2.0f);
+        const MatrixView w{types[i], rows[i], cols, weights[i].data()};
+        targets.push_back({w, shared[i].data()});
+        MatMul(w, unaligned, n_tokens, alone[i].data(), &pool);
+      }
+      MatMulShared(targets, unaligned, n_tokens, &pool);
+      for (size_t i = 0; i < std::size(types); ++i) {
+        ASSERT_EQ(shared[i], alone[i]) << "matrix " << i << " tokens " << n_tokens << " threads "
+                                       << threads;
+      }
+    }
+  }
+}
+
 TEST(QuantizeTest, RoundTripErrorStaysWithinEachTypesBound) {
   const int64_t n = 32 * 64;
   const auto x = RandomFloats(n, 7);
