@@ -1,6 +1,7 @@
 // Element-wise and normalisation kernels: the scalar references (plain loops in a fixed order) and
 // the public entry points, which pick the AVX-512 versions when kvik's selected ISA is AVX-512.
 #include <cmath>
+#include <vector>
 
 #include "kvik/tensor.h"
 #include "tensor/dot_kernels.h"
@@ -61,15 +62,42 @@ void SwiGluInPlace(float* gate, const float* up, int64_t n) {
   kernels::SwiGluScalar(gate, up, n);
 }
 
+namespace {
+
+// cos/sin of every rotated pair's angle at one position. Decode rotates q and k of every layer at
+// the same position (24 calls per token on a 12-layer model), so the last position's table is kept
+// per thread instead of recomputing a pow and a sin/cos per pair per call.
+struct RopeTable {
+  int64_t pos = -1, rope_dim = 0;
+  float freq_base = 0;
+  std::vector<float> cos, sin;
+
+  void Fill(int64_t position, int64_t dim, float base) {
+    if (position == pos && dim == rope_dim && base == freq_base) return;
+    cos.resize(dim / 2);
+    sin.resize(dim / 2);
+    for (int64_t i = 0; i < dim; i += 2) {
+      // theta_i = pos * base^(-i/rope_dim) (RoFormer, Su et al. 2021), computed in double so the
+      // angle is accurate at long positions, then rounded once.
+      const double angle = static_cast<double>(position) *
+                           std::pow(static_cast<double>(base), -static_cast<double>(i) / dim);
+      cos[i / 2] = static_cast<float>(std::cos(angle));
+      sin[i / 2] = static_cast<float>(std::sin(angle));
+    }
+    pos = position;
+    rope_dim = dim;
+    freq_base = base;
+  }
+};
+
+}  // namespace
+
 void RopeInPlace(float* x, int64_t n_heads, int64_t head_dim, int64_t rope_dim, int64_t pos,
                  float freq_base) {
+  thread_local RopeTable table;
+  table.Fill(pos, rope_dim, freq_base);
   for (int64_t i = 0; i < rope_dim; i += 2) {
-    // theta_i = pos * base^(-i/rope_dim) (RoFormer, Su et al. 2021), computed in double so the
-    // angle is accurate at long positions, then rounded once.
-    const double angle = static_cast<double>(pos) * std::pow(static_cast<double>(freq_base),
-                                                             -static_cast<double>(i) / rope_dim);
-    const float c = static_cast<float>(std::cos(angle));
-    const float s = static_cast<float>(std::sin(angle));
+    const float c = table.cos[i / 2], s = table.sin[i / 2];
     for (int64_t h = 0; h < n_heads; ++h) {
       float* pair = x + h * head_dim + i;
       const float a = pair[0], b = pair[1];
