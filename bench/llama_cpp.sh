@@ -12,14 +12,16 @@
 # (so drift on this shared VM hits both alike) for pp512 and tg128 (by default) at 2 threads with an f16 KV
 # cache (llama.cpp's default), and prints medians and the kvik / llama.cpp ratio.
 #
-# usage: [PP=512] [TG=128] bench/llama_cpp.sh [BUILD_DIR] [ROUNDS] [MODEL.gguf ...]
-#   (stories15M's context is 256 tokens: PP=128 for it)
+# usage: [PP=512] [TG=128] [DEPTH=0] bench/llama_cpp.sh [BUILD_DIR] [ROUNDS] [MODEL.gguf ...]
+#   (stories15M's context is 256 tokens: PP=128 for it; DEPTH=D decodes after D cached tokens,
+#   PP=0 skips prefill)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 rounds=${2:-5}
 pp=${PP:-512}
 tg=${TG:-128}
+depth=${DEPTH:-0}
 shift $(( $# > 2 ? 2 : $# ))
 models=("$@")
 [[ ${#models[@]} -gt 0 ]] || models=(models/small-f32.gguf models/small-f16.gguf
@@ -50,18 +52,19 @@ trap 'rm -rf "$tmp"' EXIT
 for m in "${models[@]}"; do
   name=$(basename "$m" .gguf)
   for ((r = 0; r < rounds; ++r)); do
-    "$llama_bench" -m "$m" -t 2 -p "$pp" -n "$tg" -r 1 -o json 2>"$tmp/llama.log" \
+    "$llama_bench" -m "$m" -t 2 -p "$pp" -n "$tg" -d "$depth" -r 1 -o json 2>"$tmp/llama.log" \
       > "$tmp/$name.llama.$r.json" || { cat "$tmp/llama.log" >&2; exit 1; }
-    "$kvik" bench -m "$m" -t 2 -p "$pp" -n "$tg" -r 1 --kv-dtype f16 --json \
+    "$kvik" bench -m "$m" -t 2 -p "$pp" -n "$tg" --depth "$depth" -r 1 --kv-dtype f16 --json \
       > "$tmp/$name.kvik.$r.json"
   done
 done
 
-/usr/bin/python3 - "$tmp" "$rounds" "$commit" "pp$pp" "tg$tg" "${models[@]}" <<'PY'
+/usr/bin/python3 - "$tmp" "$rounds" "$commit" "$depth" "pp$pp" "tg$tg" "${models[@]}" <<'PY'
 import json, os, statistics, sys
-tmp, rounds, commit = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-tests, models = sys.argv[4:6], sys.argv[6:]
-print(f"llama.cpp {commit} (node-llama-cpp 3.22.1's bundle) vs kvik, 2 threads, f16 KV, "
+tmp, rounds, commit, depth = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+tests, models = [t for t in sys.argv[5:7] if t not in ("pp0", "tg0")], sys.argv[7:]
+at = f", after {depth} cached tokens" if depth else ""
+print(f"llama.cpp {commit} (node-llama-cpp 3.22.1's bundle) vs kvik, 2 threads, f16 KV{at}, "
       f"median of {rounds} interleaved rounds (tokens/s)\n")
 print("| model | test | llama.cpp | kvik | kvik / llama.cpp |")
 print("|---|---|---:|---:|---:|")
@@ -73,10 +76,14 @@ for path in models:
         with open(f"{tmp}/{name}.llama.{r}.json") as f:
             for row in json.load(f):
                 test = f"pp{row['n_prompt']}" if row["n_gen"] == 0 else f"tg{row['n_gen']}"
+                if test not in llama:
+                    continue
                 llama[test] += row["samples_ts"]
         with open(f"{tmp}/{name}.kvik.{r}.json") as f:
             for row in json.load(f):
-                kvik[row["test"]] += row["samples"]
+                test = row["test"].split(" @ ")[0]  # "tg128 @ d2048"
+                if test in kvik:
+                    kvik[test] += row["samples"]
     for test in tests:
         a, b = statistics.median(llama[test]), statistics.median(kvik[test])
         print(f"| {name} | {test} | {a:.1f} | {b:.1f} | **{b / a:.2f}×** |")
