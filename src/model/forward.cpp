@@ -127,9 +127,8 @@ void Model::ForwardChunk(std::span<const ForwardItem> chunk, KvCache& cache, For
     for (int64_t t = 0; t < n; ++t) {
       RmsNorm(s.normed.data() + t * c.dim, s.x.data() + t * c.dim, w.attn_norm, c.dim, c.rms_eps);
     }
-    MatMul(w.wq, s.normed.data(), n, s.q.data(), pool);
-    MatMul(w.wk, s.normed.data(), n, s.k.data(), pool);
-    MatMul(w.wv, s.normed.data(), n, s.v.data(), pool);
+    const MatMulTarget qkv[] = {{w.wq, s.q.data()}, {w.wk, s.k.data()}, {w.wv, s.v.data()}};
+    MatMulShared(qkv, s.normed.data(), n, pool);
     AddBias(s.q.data(), w.bq, n, q_dim);
     AddBias(s.k.data(), w.bk, n, kv_dim);
     AddBias(s.v.data(), w.bv, n, kv_dim);
@@ -148,8 +147,8 @@ void Model::ForwardChunk(std::span<const ForwardItem> chunk, KvCache& cache, For
     for (int64_t t = 0; t < n; ++t) {
       RmsNorm(s.normed.data() + t * c.dim, s.x.data() + t * c.dim, w.ffn_norm, c.dim, c.rms_eps);
     }
-    MatMul(w.w_gate, s.normed.data(), n, s.gate.data(), pool);
-    MatMul(w.w_up, s.normed.data(), n, s.up.data(), pool);
+    const MatMulTarget gate_up[] = {{w.w_gate, s.gate.data()}, {w.w_up, s.up.data()}};
+    MatMulShared(gate_up, s.normed.data(), n, pool);
     SwiGluInPlace(s.gate.data(), s.up.data(), n * c.ffn_dim);
     MatMul(w.w_down, s.gate.data(), n, s.projected.data(), pool);
     AddInPlace(s.x.data(), s.projected.data(), n * c.dim);
@@ -174,30 +173,40 @@ void Model::ForwardChunk(std::span<const ForwardItem> chunk, KvCache& cache, For
 }
 
 // Each query head h reads KV head h / (n_heads / n_kv_heads) (grouped-query attention, Ainslie et
-// al. 2023). A row at position p sees positions [first_visible(p), p]: the causal mask, narrowed by
-// the sliding window when there is one.
+// al. 2023); the heads of one KV head are contiguous in q. The work is split over (row, KV head)
+// pairs, and a thread's consecutive KV heads of one row go to one AttendGroups call: each cached
+// K/V row is read once for its whole group, and the KV heads' runs, adjacent in every block, are
+// read together (one per-head run is only block_size rows long). Per-head results do not depend
+// on that split. A row at position p sees positions [first_visible(p), p]: the causal mask,
+// narrowed by the sliding window when there is one.
 void Model::Attention(int64_t layer, int64_t n_rows, const KvCache& cache, ForwardState& s,
                       ThreadPool* pool) const {
   const ModelConfig& c = config_;
   const int64_t q_dim = c.n_heads * c.head_dim;
   const int64_t group = c.n_heads / c.n_kv_heads;
   auto job = [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const int64_t t = i / c.n_heads, h = i % c.n_heads;
-      const KvHeadView view = cache.HeadView(s.row_sequence[t], layer, h / group);
+    constexpr int64_t kMaxViews = 16;
+    KvHeadView views[kMaxViews];
+    for (int64_t i = begin; i < end;) {
+      const int64_t t = i / c.n_kv_heads, first_head = i % c.n_kv_heads;
+      const int64_t n_views = std::min({end - i, c.n_kv_heads - first_head, kMaxViews});
+      for (int64_t v = 0; v < n_views; ++v) {
+        views[v] = cache.HeadView(s.row_sequence[t], layer, first_head + v);
+      }
       const int64_t position = s.row_position[t];
-      AttendHead(view, view.first_visible(position), position + 1,
-                 s.q.data() + t * q_dim + h * c.head_dim,
-                 s.attention.data() + t * q_dim + h * c.head_dim);
+      const int64_t offset = t * q_dim + first_head * group * c.head_dim;
+      AttendGroups(std::span<const KvHeadView>(views, n_views), views[0].first_visible(position),
+                   position + 1, s.q.data() + offset, group, s.attention.data() + offset);
+      i += n_views;
     }
   };
   // Attention reads (context · head_dim) values per row and head; short contexts stay on one thread.
   int64_t work = 0;
   for (int64_t t = 0; t < n_rows; ++t) work += (s.row_position[t] + 1) * c.head_dim * c.n_heads;
   if (pool && work >= (1 << 15)) {
-    pool->ParallelFor(n_rows * c.n_heads, job);
+    pool->ParallelFor(n_rows * c.n_kv_heads, job);
   } else {
-    job(0, n_rows * c.n_heads);
+    job(0, n_rows * c.n_kv_heads);
   }
 }
 

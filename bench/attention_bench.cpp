@@ -1,0 +1,319 @@
+// Decode attention for one layer of the small model's shape (12 query heads sharing 4 KV heads,
+// head_dim 64, 2048 cached tokens in blocks of 16): the pre-grouping kernel (AttendHead per query
+// head: a MatVec per block run for the scores, std::exp and a call per key for the values) against
+// AttendGroup (one pass over each KV head's rows for its 3 query heads). bytes_per_second counts
+// the K and V bytes one call of the layer has to read (each row once), so it is the effective
+// bandwidth the layer's attention runs at.
+//   build-attn/attention_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+// Arg layers: 1 keeps the layer's KV (4 MiB at f32) in the caches; 16 cycles through 16 layers'
+// KV (64 MiB), as a decode step does, so rows come from DRAM.
+// Experiments on the memory side (they change the cache, not the kernels):
+//   KVIK_BENCH_BLOCK=64|256|2048  another block size: a (layer, head) run is block_size rows long
+//   KVIK_BENCH_HUGEPAGE=1         madvise(MADV_HUGEPAGE) on the pool before it is written
+#include <benchmark/benchmark.h>
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "attention/group_kernels.h"
+#include "kvik/attention.h"
+#include "kvik/kv_cache.h"
+#include "kvik/quantize.h"
+#include "kvik/tensor.h"
+
+namespace kvik {
+namespace {
+
+constexpr int64_t kQueryHeads = 12, kKvHeads = 4, kHeadDim = 64, kContext = 2048, kBlock = 16;
+constexpr DType kTypes[] = {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0};
+
+// The AttendHead of commit 8c41ad9 (before grouping), kept here as the baseline.
+namespace legacy {
+
+constexpr int64_t kTile = 32;
+
+class RowCursor {
+ public:
+  RowCursor(const KvRun& run, int64_t position)
+      : run_(run),
+        block_(position / run.block_size),
+        slot_(position % run.block_size),
+        rows_(run.block_rows(block_) + slot_ * run.row_bytes) {}
+  const uint8_t* row() {
+    if (!rows_) rows_ = run_.block_rows(block_);
+    return rows_;
+  }
+  void Next() { Advance(1); }
+  int64_t rows_left_in_block() const { return run_.block_size - slot_; }
+  void Advance(int64_t k) {
+    slot_ += k;
+    if (slot_ == run_.block_size) {
+      slot_ = 0;
+      ++block_;
+      rows_ = nullptr;
+    } else if (rows_) {
+      rows_ += k * run_.row_bytes;
+    }
+  }
+
+ private:
+  const KvRun& run_;
+  int64_t block_, slot_;
+  const uint8_t* rows_;
+};
+
+__attribute__((target_clones("avx2", "default"))) void AddScaledRow(const KvRun& run,
+                                                                    const uint8_t* row, int64_t n,
+                                                                    float p, float* acc,
+                                                                    float* scratch) {
+  const float* v = reinterpret_cast<const float*>(row);
+  if (run.dtype != DType::kF32) {
+    DequantizeRow(run.dtype, row, n, scratch);
+    v = scratch;
+  }
+  for (int64_t d = 0; d < n; ++d) acc[d] += p * v[d];
+}
+
+void AttendHead(const KvHeadView& kv, int64_t first, int64_t end, const float* q, float* out) {
+  const int64_t n = kv.head_dim;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(n));
+  float scratch[kMaxHeadDim];
+  float scores[kTile];
+  float running_max = -std::numeric_limits<float>::infinity();
+  float sum = 0;
+  std::fill(out, out + n, 0.0f);
+  RowCursor key(kv.keys, first), value(kv.values, first);
+  for (int64_t tile = first; tile < end; tile += kTile) {
+    const int64_t count = std::min(kTile, end - tile);
+    float tile_max = running_max;
+    for (int64_t j = 0; j < count;) {
+      const int64_t run = std::min(count - j, key.rows_left_in_block());
+      MatVec(MatrixView{kv.keys.dtype, run, n, key.row()}, q, scores + j, nullptr);
+      key.Advance(run);
+      j += run;
+    }
+    for (int64_t j = 0; j < count; ++j) {
+      scores[j] *= scale;
+      tile_max = std::max(tile_max, scores[j]);
+    }
+    if (tile_max > running_max) {
+      const float rescale = std::exp(running_max - tile_max);
+      sum *= rescale;
+      for (int64_t d = 0; d < n; ++d) out[d] *= rescale;
+      running_max = tile_max;
+    }
+    for (int64_t j = 0; j < count; ++j, value.Next()) {
+      const float p = std::exp(scores[j] - running_max);
+      sum += p;
+      AddScaledRow(kv.values, value.row(), n, p, out, scratch);
+    }
+  }
+  const float inverse = 1.0f / sum;
+  for (int64_t d = 0; d < n; ++d) out[d] *= inverse;
+}
+
+}  // namespace legacy
+
+// `layers` layers of one sequence of kContext random tokens.
+struct Cache {
+  std::unique_ptr<KvCache> cache;
+  SequenceId seq = 0;
+  std::vector<float> q, out;
+};
+
+Cache MakeCache(DType dtype, int64_t layers) {
+  KvCacheOptions options;
+  options.shape = {layers, kKvHeads, kHeadDim, dtype, dtype};
+  // $KVIK_BENCH_BLOCK: another block size (tokens), to see what the runs' length does.
+  const char* block_env = std::getenv("KVIK_BENCH_BLOCK");
+  const int64_t block = block_env ? std::atoi(block_env) : kBlock;
+  options.block_size = block;
+  options.n_blocks = KvCacheOptions::BlocksFor(kContext, 1, block);
+  Cache c{KvCache::Create(options).value(), 0, {}, {}};
+  c.seq = c.cache->AddSequence();
+  if (!c.cache->Reserve(c.seq, kContext).ok()) std::abort();
+  if (std::getenv("KVIK_BENCH_HUGEPAGE")) {
+    // Back the pool, not yet written, with 2 MiB pages (the whole 2 MiB-aligned part of it).
+    constexpr uintptr_t kHuge = 2 << 20;
+    const auto start = reinterpret_cast<uintptr_t>(c.cache->HeadView(c.seq, 0, 0).keys.pool);
+    const uintptr_t begin = (start + kHuge - 1) & ~(kHuge - 1);
+    const uintptr_t end = (start + c.cache->bytes_allocated()) & ~(kHuge - 1);
+    if (end > begin && madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE) != 0) {
+      std::abort();
+    }
+  }
+  std::mt19937 rng(1);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> k(kKvHeads * kHeadDim), v(kKvHeads * kHeadDim);
+  for (int64_t p = 0; p < kContext; ++p) {
+    for (auto& x : k) x = normal(rng);
+    for (auto& x : v) x = normal(rng);
+    for (int64_t layer = 0; layer < layers; ++layer)
+      c.cache->Store(c.seq, layer, p, k.data(), v.data());
+  }
+  c.cache->Commit(c.seq, std::vector<int32_t>(kContext, 7));
+  c.q.resize(kQueryHeads * kHeadDim);
+  for (auto& x : c.q) x = normal(rng);
+  c.out.resize(kQueryHeads * kHeadDim);
+  return c;
+}
+
+enum class Kernel {
+  kLegacyPerHead,  // legacy::AttendHead per query head
+  kNewPerHead,     // AttendHead per query head
+  kGroup,          // AttendGroup per KV head
+  kGroupsOfTwo,    // AttendGroups over 2 KV heads at a time (a thread's share at 2 threads)
+  kGroupsOfFour,   // AttendGroups over the layer's 4 KV heads
+};
+
+// Args: type index, layers.
+template <Kernel K>
+void BM_DecodeLayer(benchmark::State& state) {
+  const DType dtype = kTypes[state.range(0)];
+  const int64_t layers = state.range(1);
+  Cache c = MakeCache(dtype, layers);
+  constexpr int64_t group = kQueryHeads / kKvHeads;
+  int64_t layer = 0;
+  for (auto _ : state) {
+    if constexpr (K == Kernel::kGroupsOfTwo || K == Kernel::kGroupsOfFour) {
+      constexpr int64_t views = K == Kernel::kGroupsOfTwo ? 2 : 4;
+      for (int64_t kv_head = 0; kv_head < kKvHeads; kv_head += views) {
+        KvHeadView kv[views];
+        for (int64_t v = 0; v < views; ++v) kv[v] = c.cache->HeadView(c.seq, layer, kv_head + v);
+        const int64_t offset = kv_head * group * kHeadDim;
+        AttendGroups(kv, 0, kContext, c.q.data() + offset, group, c.out.data() + offset);
+      }
+      benchmark::DoNotOptimize(c.out.data());
+      layer = (layer + 1) % layers;
+      continue;
+    }
+    for (int64_t kv_head = 0; kv_head < kKvHeads; ++kv_head) {
+      const KvHeadView view = c.cache->HeadView(c.seq, layer, kv_head);
+      const float* q = c.q.data() + kv_head * group * kHeadDim;
+      float* out = c.out.data() + kv_head * group * kHeadDim;
+      if constexpr (K == Kernel::kGroup) {
+        AttendGroup(view, 0, kContext, q, group, out);
+      } else {
+        for (int64_t h = 0; h < group; ++h) {
+          if constexpr (K == Kernel::kLegacyPerHead) {
+            legacy::AttendHead(view, 0, kContext, q + h * kHeadDim, out + h * kHeadDim);
+          } else {
+            AttendHead(view, 0, kContext, q + h * kHeadDim, out + h * kHeadDim);
+          }
+        }
+      }
+    }
+    benchmark::DoNotOptimize(c.out.data());
+    layer = (layer + 1) % layers;
+  }
+  state.SetBytesProcessed(state.iterations() * 2 * kKvHeads * kContext * RowBytes(dtype, kHeadDim));
+  state.SetLabel(std::string(Name(dtype)));
+}
+
+// The group kernel of one ISA (0 scalar, 1 avx2, 2 avx512). Args: isa, type index, layers.
+void BM_DecodeLayerIsa(benchmark::State& state) {
+  const attention::GroupKernels sets[] = {attention::ScalarGroupKernels(),
+                                          attention::Avx2GroupKernels(),
+                                          attention::Avx512GroupKernels()};
+  const attention::GroupKernels& kernels = sets[state.range(0)];
+  if (!kernels) return state.SkipWithError("ISA not supported");
+  const DType dtype = kTypes[state.range(1)];
+  const int64_t layers = state.range(2);
+  Cache c = MakeCache(dtype, layers);
+  constexpr int64_t group = kQueryHeads / kKvHeads;
+  int64_t layer = 0;
+  for (auto _ : state) {
+    for (int64_t kv_head = 0; kv_head < kKvHeads; ++kv_head) {
+      const KvHeadView view = c.cache->HeadView(c.seq, layer, kv_head);
+      attention::AttendGroupWith(kernels, view, 0, kContext,
+                                 c.q.data() + kv_head * group * kHeadDim, group,
+                                 c.out.data() + kv_head * group * kHeadDim);
+    }
+    benchmark::DoNotOptimize(c.out.data());
+    layer = (layer + 1) % layers;
+  }
+  state.SetBytesProcessed(state.iterations() * 2 * kKvHeads * kContext * RowBytes(dtype, kHeadDim));
+  static const char* kIsaNames[] = {"scalar", "avx2", "avx512"};
+  state.SetLabel(std::string(Name(dtype)) + " " + kIsaNames[state.range(0)]);
+}
+
+// The floor: only reads the layer's K and V rows, in the kernels' order (a tile of K rows, then the
+// tile's V rows), adding them up as bytes. Args: type index, layers.
+void BM_ReadRowsOnly(benchmark::State& state) {
+  const DType dtype = kTypes[state.range(0)];
+  const int64_t layers = state.range(1);
+  Cache c = MakeCache(dtype, layers);
+  const uint64_t row_bytes = RowBytes(dtype, kHeadDim);
+  int64_t layer = 0;
+  uint64_t total = 0;
+  for (auto _ : state) {
+    for (int64_t kv_head = 0; kv_head < kKvHeads; ++kv_head) {
+      const KvHeadView view = c.cache->HeadView(c.seq, layer, kv_head);
+      for (int64_t tile = 0; tile < kContext; tile += 32) {
+        for (const KvRun* run : {&view.keys, &view.values}) {
+          for (int64_t p = tile; p < tile + 32; ++p) {
+            const uint64_t* row = reinterpret_cast<const uint64_t*>(run->row(p));
+            for (uint64_t i = 0; i < row_bytes / 8; ++i) total += row[i];
+          }
+        }
+      }
+    }
+    benchmark::DoNotOptimize(total);
+    layer = (layer + 1) % layers;
+  }
+  state.SetBytesProcessed(state.iterations() * 2 * kKvHeads * kContext * row_bytes);
+  state.SetLabel(std::string(Name(dtype)));
+}
+
+// Reads the same number of bytes as BM_ReadRowsOnly, but contiguously from the pool.
+void BM_ReadPoolSequential(benchmark::State& state) {
+  const DType dtype = kTypes[state.range(0)];
+  const int64_t layers = state.range(1);
+  Cache c = MakeCache(dtype, layers);
+  const uint64_t bytes = 2 * kKvHeads * kContext * RowBytes(dtype, kHeadDim);
+  const KvHeadView view = c.cache->HeadView(c.seq, 0, 0);
+  const uint64_t* pool = reinterpret_cast<const uint64_t*>(view.keys.pool);
+  int64_t layer = 0;
+  uint64_t total = 0;
+  for (auto _ : state) {
+    const uint64_t* p = pool + layer * bytes / 8;
+    for (uint64_t i = 0; i < bytes / 8; ++i) total += p[i];
+    benchmark::DoNotOptimize(total);
+    layer = (layer + 1) % layers;
+  }
+  state.SetBytesProcessed(state.iterations() * bytes);
+}
+BENCHMARK(BM_ReadPoolSequential)->Args({0, 16})->Unit(benchmark::kMicrosecond);
+
+void TypesAndLayers(benchmark::internal::Benchmark* b) {
+  for (int64_t type : {0, 1}) {
+    for (int64_t layers : {1, 16}) b->Args({type, layers});
+  }
+}
+
+BENCHMARK(BM_DecodeLayer<Kernel::kLegacyPerHead>)
+    ->Apply(TypesAndLayers)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_DecodeLayer<Kernel::kNewPerHead>)
+    ->Apply(TypesAndLayers)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_DecodeLayer<Kernel::kGroup>)->Apply(TypesAndLayers)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_DecodeLayer<Kernel::kGroupsOfTwo>)
+    ->Apply(TypesAndLayers)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_DecodeLayer<Kernel::kGroupsOfFour>)
+    ->Apply(TypesAndLayers)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_ReadRowsOnly)->Apply(TypesAndLayers)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_DecodeLayerIsa)
+    ->ArgsProduct({{0, 1, 2}, {0, 1, 2, 3, 4}, {1, 16}})
+    ->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+}  // namespace kvik

@@ -1,0 +1,186 @@
+// Grouped attention over the paged KV cache: walks a sequence's rows a tile of kTile positions at
+// a time (tiles start at `first`, so their boundaries never depend on blocks), converts rows that
+// are not f32, and lets the per-ISA kernels (group_kernels.h) score, softmax and accumulate all the
+// query heads of one KV head from the same rows.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "attention/group_kernels.h"
+#include "kvik/attention.h"
+#include "kvik/quantize.h"
+#include "kvik/tensor.h"
+#include "tensor/dot_kernels.h"
+
+namespace kvik {
+namespace attention {
+namespace {
+
+// Walks a run position by position, crossing block boundaries without a division per row.
+class RowCursor {
+ public:
+  RowCursor(const KvRun& run, int64_t position)
+      : run_(run),
+        block_(position / run.block_size),
+        slot_(position % run.block_size),
+        rows_(nullptr) {}
+  const uint8_t* row() {
+    // A block's address is looked up only when its first row is needed, so stepping past the last
+    // row never reads the block table out of range.
+    if (!rows_) rows_ = run_.block_rows(block_) + slot_ * run_.row_bytes;
+    return rows_;
+  }
+  void Next() {
+    if (++slot_ == run_.block_size) {
+      slot_ = 0;
+      ++block_;
+      rows_ = nullptr;
+    } else if (rows_) {
+      rows_ += run_.row_bytes;
+    }
+  }
+
+ private:
+  const KvRun& run_;
+  int64_t block_, slot_;
+  const uint8_t* rows_;
+};
+
+// The `count` rows from `position` on as f32: in place when stored as f32, else converted into
+// `scratch` (count · n floats).
+void GatherRows(const GroupKernels& kernels, const KvRun& run, int64_t position, int64_t count,
+                int64_t n, float* scratch, const float** rows) {
+  RowCursor cursor(run, position);
+  if (run.dtype == DType::kF32) {
+    for (int64_t j = 0; j < count; ++j, cursor.Next()) {
+      rows[j] = reinterpret_cast<const float*>(cursor.row());
+    }
+    return;
+  }
+  const uint8_t* stored[kTile];
+  for (int64_t j = 0; j < count; ++j, cursor.Next()) {
+    stored[j] = cursor.row();
+    rows[j] = scratch + j * n;
+  }
+  kernels.convert(run.dtype, stored, count, n, scratch);
+}
+
+// n_views KV heads with `heads` query heads each (n_views · heads ≤ kMaxGroup) in one pass over
+// [first, end). Each (KV head, query head) pair has its own softmax state and accumulator, so the
+// pass only decides the order rows are read in: per tile, the K runs of all the views (adjacent in
+// a block), then their V runs.
+void AttendHeads(const GroupKernels& kernels, const KvHeadView* kv, int64_t n_views, int64_t first,
+                 int64_t end, const float* q, int64_t heads, float* out) {
+  const int64_t n = kv[0].head_dim, total = n_views * heads;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(n));
+  float max[kMaxGroup], sum[kMaxGroup], rescale[kMaxGroup];
+  alignas(64) float scores[kMaxGroup * kTile];
+  // Converted rows of one view's tile: its K rows until scored, later its V rows.
+  alignas(64) float scratch[kTile * kMaxHeadDim];
+  const float* rows[kTile];
+  std::fill(max, max + total, -std::numeric_limits<float>::infinity());
+  std::fill(sum, sum + total, 0.0f);
+  // The first tile's rescale is exp(−inf) = 0, which must meet zeros, not garbage.
+  std::fill(out, out + total * n, 0.0f);
+  for (int64_t tile = first; tile < end; tile += kTile) {
+    const int64_t count = std::min(kTile, end - tile);
+    for (int64_t v = 0; v < n_views; ++v) {
+      const int64_t h = v * heads;
+      GatherRows(kernels, kv[v].keys, tile, count, n, scratch, rows);
+      kernels.score(rows, count, q + h * n, heads, n, scores + h * kTile);
+      kernels.softmax(scores + h * kTile, count, heads, scale, max + h, sum + h, rescale + h);
+    }
+    for (int64_t v = 0; v < n_views; ++v) {
+      const int64_t h = v * heads;
+      GatherRows(kernels, kv[v].values, tile, count, n, scratch, rows);
+      kernels.accumulate(rows, count, scores + h * kTile, rescale + h, heads, n, out + h * n);
+    }
+  }
+  for (int64_t h = 0; h < total; ++h) {
+    const float inverse = 1.0f / sum[h];
+    for (int64_t d = 0; d < n; ++d) out[h * n + d] *= inverse;
+  }
+}
+
+}  // namespace
+
+const GroupKernels& GroupKernelsFor(int64_t head_dim) {
+  using kernels::Isa;
+  static const Isa isa = kernels::SelectedIsa();
+  static const GroupKernels scalar = ScalarGroupKernels();
+  static const GroupKernels avx2 = isa >= Isa::kAvx2 ? Avx2GroupKernels() : GroupKernels{};
+  static const GroupKernels avx512 = isa >= Isa::kAvx512 ? Avx512GroupKernels() : GroupKernels{};
+  for (const GroupKernels* k : {&avx512, &avx2}) {
+    if (*k && head_dim % k->head_dim_multiple == 0) return *k;
+  }
+  return scalar;
+}
+
+void AttendGroupsWith(const GroupKernels& kernels, std::span<const KvHeadView> kv, int64_t first,
+                      int64_t end, const float* q, int64_t n_q_heads, float* out) {
+  const int64_t n = kv.empty() ? 0 : kv[0].head_dim;
+  const int64_t n_views = static_cast<int64_t>(kv.size());
+  if (n_q_heads > kMaxGroup) {  // a multi-query model: one KV head, its query heads in passes
+    for (int64_t v = 0; v < n_views; ++v) {
+      for (int64_t h = 0; h < n_q_heads; h += kMaxGroup) {
+        const int64_t offset = (v * n_q_heads + h) * n;
+        AttendHeads(kernels, &kv[v], 1, first, end, q + offset, std::min(kMaxGroup, n_q_heads - h),
+                    out + offset);
+      }
+    }
+    return;
+  }
+  const int64_t views_per_pass = kMaxGroup / n_q_heads;
+  for (int64_t v = 0; v < n_views; v += views_per_pass) {
+    const int64_t offset = v * n_q_heads * n;
+    AttendHeads(kernels, &kv[v], std::min(views_per_pass, n_views - v), first, end, q + offset,
+                n_q_heads, out + offset);
+  }
+}
+
+void AttendGroupWith(const GroupKernels& kernels, const KvHeadView& kv, int64_t first, int64_t end,
+                     const float* q, int64_t n_q_heads, float* out) {
+  AttendGroupsWith(kernels, std::span<const KvHeadView>(&kv, 1), first, end, q, n_q_heads, out);
+}
+
+}  // namespace attention
+
+void AttendGroup(const KvHeadView& kv, int64_t first, int64_t end, const float* q,
+                 int64_t n_q_heads, float* out) {
+  attention::AttendGroupWith(attention::GroupKernelsFor(kv.head_dim), kv, first, end, q, n_q_heads,
+                             out);
+}
+
+void AttendGroups(std::span<const KvHeadView> kv, int64_t first, int64_t end, const float* q,
+                  int64_t n_q_heads, float* out) {
+  if (kv.empty()) return;
+  attention::AttendGroupsWith(attention::GroupKernelsFor(kv[0].head_dim), kv, first, end, q,
+                              n_q_heads, out);
+}
+
+void AttendHead(const KvHeadView& kv, int64_t first, int64_t end, const float* q, float* out) {
+  AttendGroup(kv, first, end, q, 1, out);
+}
+
+void AttendHeadReference(const KvHeadView& kv, int64_t first, int64_t end, const float* q,
+                         float* out) {
+  const int64_t n = kv.head_dim;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(n));
+  std::vector<float> scores(end - first), row(n);
+  // Plain arithmetic on dequantised keys (not DotRowScalar, whose quantised types may quantise q).
+  for (int64_t p = first; p < end; ++p) {
+    DequantizeRow(kv.keys.dtype, kv.keys.row(p), n, row.data());
+    double dot = 0;
+    for (int64_t d = 0; d < n; ++d) dot += static_cast<double>(q[d]) * row[d];
+    scores[p - first] = static_cast<float>(dot) * scale;
+  }
+  SoftmaxInPlace(scores.data(), end - first);
+  std::fill(out, out + n, 0.0f);
+  for (int64_t p = first; p < end; ++p) {
+    DequantizeRow(kv.values.dtype, kv.values.row(p), n, row.data());
+    for (int64_t d = 0; d < n; ++d) out[d] += scores[p - first] * row[d];
+  }
+}
+
+}  // namespace kvik

@@ -1,0 +1,241 @@
+// AVX2 + FMA (+F16C) grouped-attention kernels, compiled with per-function target attributes so
+// the binary still runs on CPUs without them (GroupKernelsFor only hands them out after the CPUID
+// check). head_dim must be a multiple of 8: no tail loops, no masked loads.
+//
+// Heads are register-blocked up to 4 at a time (NG); each head keeps its own accumulators, so its
+// result is the same whatever NG or the group size (see group_kernels.h).
+
+// Before the includes, so inline helpers share the setting: a mul feeding an add must round twice,
+// as in ExpReference (see group_kernels.h).
+#pragma GCC optimize("fp-contract=off")
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "attention/group_kernels.h"
+#include "attention/simd_exp.h"
+#include "kvik/quantize.h"
+#include "tensor/dot_kernels.h"
+
+#define KVIK_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define KVIK_UNROLL _Pragma("GCC unroll 8")
+
+namespace kvik::attention {
+namespace {
+
+constexpr int kLanes = 8;
+
+KVIK_AVX2 inline __m256 Exp(__m256 x) { return Exp8(x); }
+
+KVIK_AVX2 inline float HorizontalSum(__m256 v) {
+  __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+  x = _mm_add_ss(x, _mm_movehdup_ps(x));
+  return _mm_cvtss_f32(x);
+}
+
+KVIK_AVX2 inline float HorizontalMax(__m256 v) {
+  __m128 x = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  x = _mm_max_ps(x, _mm_movehl_ps(x, x));
+  x = _mm_max_ss(x, _mm_movehdup_ps(x));
+  return _mm_cvtss_f32(x);
+}
+
+KVIK_AVX2 void ConvertRow(DType dtype, const uint8_t* row, int64_t n, float* dst) {
+  if (dtype == DType::kF16) {
+    for (int64_t i = 0; i < n; i += kLanes) {
+      const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * i));
+      _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(h));
+    }
+  } else if (dtype == DType::kBF16) {
+    // bf16 is the top half of an f32: widening and shifting is exact.
+    for (int64_t i = 0; i < n; i += kLanes) {
+      const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * i));
+      _mm256_storeu_ps(dst + i,
+                       _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)));
+    }
+  } else {
+    DequantizeRow(dtype, row, n, dst);
+  }
+}
+
+KVIK_AVX2 void Convert(DType dtype, const uint8_t* const* rows, int64_t count, int64_t n,
+                       float* dst) {
+  for (int64_t j = 0; j < count; ++j) ConvertRow(dtype, rows[j], n, dst + j * n);
+}
+
+template <int NG>
+KVIK_AVX2 void ScoreHeads(const float* const* rows, int64_t count, const float* q, int64_t n,
+                          float* scores) {
+  for (int64_t j = 0; j < count; ++j) {
+    const float* k = rows[j];
+    __m256 acc[NG];
+    KVIK_UNROLL
+    for (int g = 0; g < NG; ++g) acc[g] = _mm256_setzero_ps();
+    for (int64_t d = 0; d < n; d += kLanes) {
+      const __m256 kv = _mm256_loadu_ps(k + d);
+      KVIK_UNROLL
+      for (int g = 0; g < NG; ++g)
+        acc[g] = _mm256_fmadd_ps(kv, _mm256_loadu_ps(q + g * n + d), acc[g]);
+    }
+    KVIK_UNROLL
+    for (int g = 0; g < NG; ++g) scores[g * kTile + j] = HorizontalSum(acc[g]);
+  }
+}
+
+KVIK_AVX2 void Score(const float* const* rows, int64_t count, const float* q, int64_t n_heads,
+                     int64_t n, float* scores) {
+  for (int64_t g = 0; g < n_heads;) {
+    const float* qg = q + g * n;
+    float* sg = scores + g * kTile;
+    switch (n_heads - g) {
+      case 1:
+        ScoreHeads<1>(rows, count, qg, n, sg);
+        g += 1;
+        break;
+      case 2:
+        ScoreHeads<2>(rows, count, qg, n, sg);
+        g += 2;
+        break;
+      case 3:
+        ScoreHeads<3>(rows, count, qg, n, sg);
+        g += 3;
+        break;
+      default:
+        ScoreHeads<4>(rows, count, qg, n, sg);
+        g += 4;
+        break;
+    }
+  }
+}
+
+KVIK_AVX2 void Softmax(float* scores, int64_t count, int64_t n_heads, float scale, float* max,
+                       float* sum, float* rescale) {
+  constexpr int kVectors = kTile / kLanes;
+  const __m256 neg_inf = _mm256_set1_ps(-__builtin_inff());
+  const __m256i counts = _mm256_set1_epi32(static_cast<int32_t>(count));
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  for (int64_t g = 0; g < n_heads; ++g) {
+    float* sg = scores + g * kTile;
+    __m256 s[kVectors];
+    __m256 m = _mm256_set1_ps(max[g]);
+    KVIK_UNROLL
+    for (int c = 0; c < kVectors; ++c) {
+      const __m256i index = _mm256_add_epi32(lane, _mm256_set1_epi32(c * kLanes));
+      const __m256 valid = _mm256_castsi256_ps(_mm256_cmpgt_epi32(counts, index));
+      s[c] = _mm256_blendv_ps(
+          neg_inf, _mm256_mul_ps(_mm256_loadu_ps(sg + c * kLanes), _mm256_set1_ps(scale)), valid);
+      m = _mm256_max_ps(m, s[c]);
+    }
+    const float tile_max = HorizontalMax(m);
+    rescale[g] = _mm256_cvtss_f32(Exp(_mm256_set1_ps(max[g] - tile_max)));
+    const __m256 mv = _mm256_set1_ps(tile_max);
+    __m256 p[kVectors];
+    KVIK_UNROLL
+    for (int c = 0; c < kVectors; ++c) {
+      p[c] = Exp(_mm256_sub_ps(s[c], mv));
+      _mm256_storeu_ps(sg + c * kLanes, p[c]);
+    }
+    const __m256 total = _mm256_add_ps(_mm256_add_ps(p[0], p[1]), _mm256_add_ps(p[2], p[3]));
+    sum[g] = sum[g] * rescale[g] + HorizontalSum(total);
+    max[g] = tile_max;
+  }
+}
+
+// NG heads × NV vectors of 8 dims starting at `d`: the accumulators stay in registers across the
+// tile's keys (NG·NV + NV + 1 ≤ 16 ymm registers).
+template <int NG, int NV>
+KVIK_AVX2 void AccumulateBlock(const float* const* rows, int64_t count, const float* p,
+                               const float* rescale, int64_t n, int64_t d, float* acc) {
+  __m256 a[NG][NV];
+  KVIK_UNROLL
+  for (int g = 0; g < NG; ++g) {
+    const __m256 r = _mm256_set1_ps(rescale[g]);
+    KVIK_UNROLL
+    for (int c = 0; c < NV; ++c)
+      a[g][c] = _mm256_mul_ps(_mm256_loadu_ps(acc + g * n + d + c * kLanes), r);
+  }
+  for (int64_t j = 0; j < count; ++j) {
+    __m256 v[NV];
+    KVIK_UNROLL
+    for (int c = 0; c < NV; ++c) v[c] = _mm256_loadu_ps(rows[j] + d + c * kLanes);
+    KVIK_UNROLL
+    for (int g = 0; g < NG; ++g) {
+      const __m256 pj = _mm256_broadcast_ss(p + g * kTile + j);
+      KVIK_UNROLL
+      for (int c = 0; c < NV; ++c) a[g][c] = _mm256_fmadd_ps(pj, v[c], a[g][c]);
+    }
+  }
+  KVIK_UNROLL
+  for (int g = 0; g < NG; ++g) {
+    KVIK_UNROLL
+    for (int c = 0; c < NV; ++c) _mm256_storeu_ps(acc + g * n + d + c * kLanes, a[g][c]);
+  }
+}
+
+template <int NV>
+KVIK_AVX2 void AccumulateHeads(const float* const* rows, int64_t count, const float* p,
+                               const float* rescale, int64_t n_heads, int64_t n, int64_t d,
+                               float* acc) {
+  for (int64_t g = 0; g < n_heads;) {
+    const float* pg = p + g * kTile;
+    const float* rg = rescale + g;
+    float* ag = acc + g * n;
+    switch (n_heads - g) {
+      case 1:
+        AccumulateBlock<1, NV>(rows, count, pg, rg, n, d, ag);
+        g += 1;
+        break;
+      case 2:
+        AccumulateBlock<2, NV>(rows, count, pg, rg, n, d, ag);
+        g += 2;
+        break;
+      case 3:
+        AccumulateBlock<3, NV>(rows, count, pg, rg, n, d, ag);
+        g += 3;
+        break;
+      default:
+        AccumulateBlock<4, NV>(rows, count, pg, rg, n, d, ag);
+        g += 4;
+        break;
+    }
+  }
+}
+
+KVIK_AVX2 void Accumulate(const float* const* rows, int64_t count, const float* p,
+                          const float* rescale, int64_t n_heads, int64_t n, float* acc) {
+  // 16 dims (one 64-byte line of an f32 row) per pass over the tile's rows.
+  int64_t d = 0;
+  for (; d + 2 * kLanes <= n; d += 2 * kLanes) {
+    AccumulateHeads<2>(rows, count, p, rescale, n_heads, n, d, acc);
+  }
+  if (d < n) AccumulateHeads<1>(rows, count, p, rescale, n_heads, n, d, acc);
+}
+
+KVIK_AVX2 void ExpRow(const float* x, int64_t n, float* y) {
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) _mm256_storeu_ps(y + i, Exp(_mm256_loadu_ps(x + i)));
+  if (i < n) {
+    float in[kLanes] = {}, out[kLanes];
+    for (int64_t k = i; k < n; ++k) in[k - i] = x[k];
+    _mm256_storeu_ps(out, Exp(_mm256_loadu_ps(in)));
+    for (int64_t k = i; k < n; ++k) y[k] = out[k - i];
+  }
+}
+
+}  // namespace
+
+GroupKernels Avx2GroupKernels() {
+  if (!kernels::CpuHasAvx2()) return {};
+  GroupKernels k;
+  k.head_dim_multiple = kLanes;
+  k.convert = Convert;
+  k.score = Score;
+  k.softmax = Softmax;
+  k.accumulate = Accumulate;
+  k.exp_row = ExpRow;
+  return k;
+}
+
+}  // namespace kvik::attention

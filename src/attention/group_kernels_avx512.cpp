@@ -1,0 +1,267 @@
+// AVX-512 (F + BW + VL) grouped-attention kernels: group_kernels_avx2.cpp with 16 lanes, 4 vectors
+// (64 dims) of accumulators per head and pass, masks for the tile's tail, and scores computed 16
+// keys at a time per head with q in registers and one transposing reduction. head_dim must be a
+// multiple of 16. Compiled with per-function target attributes; handed out after the CPUID/XCR0
+// check.
+
+// Before the includes, so inline helpers share the setting: a mul feeding an add must round twice,
+// as in ExpReference (see group_kernels.h).
+#pragma GCC optimize("fp-contract=off")
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "attention/group_kernels.h"
+#include "attention/simd_exp.h"
+#include "kvik/quantize.h"
+#include "tensor/dot_kernels.h"
+
+// GCC 12's avx512fintrin.h seeds some conversions with _mm512_undefined and then warns about it.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#define KVIK_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,fma,f16c")))
+#define KVIK_UNROLL _Pragma("GCC unroll 8")
+#define KVIK_UNROLL_16 _Pragma("GCC unroll 16")
+
+namespace kvik::attention {
+namespace {
+
+constexpr int kLanes = 16;
+
+KVIK_AVX512 inline __m512 Exp(__m512 x) { return Exp16(x); }
+
+KVIK_AVX512 void ConvertRow(DType dtype, const uint8_t* row, int64_t n, float* dst) {
+  if (dtype == DType::kF16) {
+    for (int64_t i = 0; i < n; i += kLanes) {
+      const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * i));
+      _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(h));
+    }
+  } else if (dtype == DType::kBF16) {
+    // bf16 is the top half of an f32: widening and shifting is exact.
+    for (int64_t i = 0; i < n; i += kLanes) {
+      const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * i));
+      _mm512_storeu_ps(dst + i,
+                       _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)));
+    }
+  } else {
+    DequantizeRow(dtype, row, n, dst);
+  }
+}
+
+KVIK_AVX512 void Convert(DType dtype, const uint8_t* const* rows, int64_t count, int64_t n,
+                         float* dst) {
+  for (int64_t j = 0; j < count; ++j) ConvertRow(dtype, rows[j], n, dst + j * n);
+}
+
+// Lane j of the result = the sum of v[j]'s 16 lanes, by the same tree for every j: within each
+// 128-bit lane (e0 + e2) + (e1 + e3), then (L0 + L1) + (L2 + L3) across them. A transposing
+// reduction: 45 shuffles and adds for 16 dot products instead of ~8 per _mm512_reduce_add_ps.
+KVIK_AVX512 inline __m512 SumEach(const __m512 (&v)[16]) {
+  __m512 t[8], u[4];
+  KVIK_UNROLL
+  for (int i = 0; i < 8; ++i) {
+    t[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]),
+                         _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+  }
+  KVIK_UNROLL
+  for (int k = 0; k < 4; ++k) {
+    u[k] = _mm512_add_ps(_mm512_shuffle_ps(t[2 * k], t[2 * k + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                         _mm512_shuffle_ps(t[2 * k], t[2 * k + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+  }
+  const __m512 v01 = _mm512_add_ps(_mm512_shuffle_f32x4(u[0], u[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                                   _mm512_shuffle_f32x4(u[0], u[1], _MM_SHUFFLE(3, 1, 3, 1)));
+  const __m512 v23 = _mm512_add_ps(_mm512_shuffle_f32x4(u[2], u[3], _MM_SHUFFLE(2, 0, 2, 0)),
+                                   _mm512_shuffle_f32x4(u[2], u[3], _MM_SHUFFLE(3, 1, 3, 1)));
+  return _mm512_add_ps(_mm512_shuffle_f32x4(v01, v23, _MM_SHUFFLE(2, 0, 2, 0)),
+                       _mm512_shuffle_f32x4(v01, v23, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+// acc[j] += Σ over NV vectors from d of rows[j] · q, for the first `count` of 16 keys; q's vectors
+// stay in registers for all of them.
+template <int NV>
+KVIK_AVX512 __attribute__((always_inline)) inline void ScoreBlock(const float* const* rows,
+                                                                  int64_t count, const float* q,
+                                                                  int64_t d, __m512 (&acc)[16]) {
+  __m512 qv[NV];
+  KVIK_UNROLL
+  for (int c = 0; c < NV; ++c) qv[c] = _mm512_loadu_ps(q + d + c * kLanes);
+  KVIK_UNROLL_16
+  for (int j = 0; j < 16; ++j) {
+    if (j < count) {
+      const float* k = rows[j] + d;
+      KVIK_UNROLL
+      for (int c = 0; c < NV; ++c)
+        acc[j] = _mm512_fmadd_ps(_mm512_loadu_ps(k + c * kLanes), qv[c], acc[j]);
+    }
+  }
+}
+
+// scores[j] = q · rows[j] for j < count ≤ 16 (0 past count). Each key's dot is one FMA chain over d
+// and the same reduction tree, whatever its slot or count.
+KVIK_AVX512 void ScoreHead(const float* const* rows, int64_t count, const float* q, int64_t n,
+                           float* scores) {
+  __m512 acc[16];
+  KVIK_UNROLL_16
+  for (int j = 0; j < 16; ++j) acc[j] = _mm512_setzero_ps();
+  int64_t d = 0;
+  for (; d + 4 * kLanes <= n; d += 4 * kLanes) ScoreBlock<4>(rows, count, q, d, acc);
+  switch ((n - d) / kLanes) {
+    case 3:
+      ScoreBlock<3>(rows, count, q, d, acc);
+      break;
+    case 2:
+      ScoreBlock<2>(rows, count, q, d, acc);
+      break;
+    case 1:
+      ScoreBlock<1>(rows, count, q, d, acc);
+      break;
+    default:
+      break;
+  }
+  _mm512_storeu_ps(scores, SumEach(acc));
+}
+
+KVIK_AVX512 void Score(const float* const* rows, int64_t count, const float* q, int64_t n_heads,
+                       int64_t n, float* scores) {
+  for (int64_t half = 0; half < count; half += 16) {
+    const int64_t keys = std::min<int64_t>(16, count - half);
+    for (int64_t g = 0; g < n_heads; ++g) {
+      ScoreHead(rows + half, keys, q + g * n, n, scores + g * kTile + half);
+    }
+  }
+}
+
+KVIK_AVX512 void Softmax(float* scores, int64_t count, int64_t n_heads, float scale, float* max,
+                         float* sum, float* rescale) {
+  static_assert(kTile == 2 * kLanes);
+  const __m512 neg_inf = _mm512_set1_ps(-__builtin_inff());
+  const uint32_t valid = count >= kTile ? ~0u : (1u << count) - 1;
+  const __mmask16 valid0 = static_cast<__mmask16>(valid),
+                  valid1 = static_cast<__mmask16>(valid >> 16);
+  for (int64_t g = 0; g < n_heads; ++g) {
+    float* sg = scores + g * kTile;
+    const __m512 scale_v = _mm512_set1_ps(scale);
+    const __m512 s0 = _mm512_mask_mul_ps(neg_inf, valid0, _mm512_loadu_ps(sg), scale_v);
+    const __m512 s1 = _mm512_mask_mul_ps(neg_inf, valid1, _mm512_loadu_ps(sg + kLanes), scale_v);
+    const float tile_max =
+        _mm512_reduce_max_ps(_mm512_max_ps(_mm512_set1_ps(max[g]), _mm512_max_ps(s0, s1)));
+    rescale[g] = _mm512_cvtss_f32(Exp(_mm512_set1_ps(max[g] - tile_max)));
+    const __m512 mv = _mm512_set1_ps(tile_max);
+    const __m512 p0 = Exp(_mm512_sub_ps(s0, mv)), p1 = Exp(_mm512_sub_ps(s1, mv));
+    _mm512_storeu_ps(sg, p0);
+    _mm512_storeu_ps(sg + kLanes, p1);
+    sum[g] = sum[g] * rescale[g] + _mm512_reduce_add_ps(_mm512_add_ps(p0, p1));
+    max[g] = tile_max;
+  }
+}
+
+// NG heads × NV vectors of 16 dims starting at `d`: the accumulators stay in registers across the
+// tile's keys (NG·NV + NV + 1 ≤ 32 zmm registers).
+template <int NG, int NV>
+KVIK_AVX512 void AccumulateBlock(const float* const* rows, int64_t count, const float* p,
+                                 const float* rescale, int64_t n, int64_t d, float* acc) {
+  __m512 a[NG][NV];
+  KVIK_UNROLL
+  for (int g = 0; g < NG; ++g) {
+    const __m512 r = _mm512_set1_ps(rescale[g]);
+    KVIK_UNROLL
+    for (int c = 0; c < NV; ++c) {
+      a[g][c] = _mm512_mul_ps(_mm512_loadu_ps(acc + g * n + d + c * kLanes), r);
+    }
+  }
+  for (int64_t j = 0; j < count; ++j) {
+    __m512 v[NV];
+    KVIK_UNROLL
+    for (int c = 0; c < NV; ++c) v[c] = _mm512_loadu_ps(rows[j] + d + c * kLanes);
+    KVIK_UNROLL
+    for (int g = 0; g < NG; ++g) {
+      const __m512 pj = _mm512_set1_ps(p[g * kTile + j]);
+      KVIK_UNROLL
+      for (int c = 0; c < NV; ++c) a[g][c] = _mm512_fmadd_ps(pj, v[c], a[g][c]);
+    }
+  }
+  KVIK_UNROLL
+  for (int g = 0; g < NG; ++g) {
+    KVIK_UNROLL
+    for (int c = 0; c < NV; ++c) _mm512_storeu_ps(acc + g * n + d + c * kLanes, a[g][c]);
+  }
+}
+
+template <int NV>
+KVIK_AVX512 void AccumulateHeads(const float* const* rows, int64_t count, const float* p,
+                                 const float* rescale, int64_t n_heads, int64_t n, int64_t d,
+                                 float* acc) {
+  for (int64_t g = 0; g < n_heads;) {
+    const float* pg = p + g * kTile;
+    const float* rg = rescale + g;
+    float* ag = acc + g * n;
+    switch (n_heads - g) {
+      case 1:
+        AccumulateBlock<1, NV>(rows, count, pg, rg, n, d, ag);
+        g += 1;
+        break;
+      case 2:
+        AccumulateBlock<2, NV>(rows, count, pg, rg, n, d, ag);
+        g += 2;
+        break;
+      case 3:
+        AccumulateBlock<3, NV>(rows, count, pg, rg, n, d, ag);
+        g += 3;
+        break;
+      default:
+        AccumulateBlock<4, NV>(rows, count, pg, rg, n, d, ag);
+        g += 4;
+        break;
+    }
+  }
+}
+
+KVIK_AVX512 void Accumulate(const float* const* rows, int64_t count, const float* p,
+                            const float* rescale, int64_t n_heads, int64_t n, float* acc) {
+  // 64 dims (four 64-byte lines of an f32 row) per pass over the tile's rows.
+  int64_t d = 0;
+  for (; d + 4 * kLanes <= n; d += 4 * kLanes) {
+    AccumulateHeads<4>(rows, count, p, rescale, n_heads, n, d, acc);
+  }
+  switch ((n - d) / kLanes) {
+    case 3:
+      AccumulateHeads<3>(rows, count, p, rescale, n_heads, n, d, acc);
+      break;
+    case 2:
+      AccumulateHeads<2>(rows, count, p, rescale, n_heads, n, d, acc);
+      break;
+    case 1:
+      AccumulateHeads<1>(rows, count, p, rescale, n_heads, n, d, acc);
+      break;
+    default:
+      break;
+  }
+}
+
+KVIK_AVX512 void ExpRow(const float* x, int64_t n, float* y) {
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) _mm512_storeu_ps(y + i, Exp(_mm512_loadu_ps(x + i)));
+  if (i < n) {
+    const __mmask16 tail = static_cast<__mmask16>((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(y + i, tail, Exp(_mm512_maskz_loadu_ps(tail, x + i)));
+  }
+}
+
+}  // namespace
+
+GroupKernels Avx512GroupKernels() {
+  if (!kernels::CpuHasAvx512()) return {};
+  GroupKernels k;
+  k.head_dim_multiple = kLanes;
+  k.convert = Convert;
+  k.score = Score;
+  k.softmax = Softmax;
+  k.accumulate = Accumulate;
+  k.exp_row = ExpRow;
+  return k;
+}
+
+}  // namespace kvik::attention
