@@ -29,9 +29,8 @@ void AttendGroup(const KvHeadView& kv, int64_t first, int64_t end, const float* 
 
 // AttendGroup for several KV heads of one sequence and layer (a model's, or a thread's share of
 // them): kv[i] serves query heads i·n_q_heads … (i+1)·n_q_heads − 1 of q and out. The same bits
-// per head as separate AttendGroup calls; reading the KV heads' rows together turns each block's
-// short per-head runs (block_size rows, 4 KiB at f32 head_dim 64) into one longer sequential read,
-// which memory streams much faster.
+// per head as separate AttendGroup calls; the KV heads' rows are read together, a tile at a time,
+// which keeps several sequential streams in flight.
 void AttendGroups(std::span<const KvHeadView> kv, int64_t first, int64_t end, const float* q,
                   int64_t n_q_heads, float* out);
 

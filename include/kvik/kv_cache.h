@@ -68,14 +68,14 @@ struct KvBlockInfo {
 struct KvRun {
   const uint8_t* pool = nullptr;  // start of the pool
   const int32_t* blocks = nullptr;
-  uint64_t bytes_per_block = 0;
-  uint64_t run_offset = 0;        // of this (layer, head, K|V) run inside a block
+  uint64_t region_offset = 0;     // where this (layer, head, K|V)'s runs start in the pool
+  uint64_t block_stride = 0;      // bytes from one block's run to the next block's
   uint64_t row_bytes = 0;
   int64_t block_size = 0;
   DType dtype = DType::kF32;
 
   const uint8_t* block_rows(int64_t logical_block) const {
-    return pool + blocks[logical_block] * bytes_per_block + run_offset;
+    return pool + region_offset + blocks[logical_block] * block_stride;
   }
   const uint8_t* row(int64_t position) const {
     return block_rows(position / block_size) + (position % block_size) * row_bytes;

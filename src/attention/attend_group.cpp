@@ -68,8 +68,8 @@ void GatherRows(const GroupKernels& kernels, const KvRun& run, int64_t position,
 
 // n_views KV heads with `heads` query heads each (n_views · heads ≤ kMaxGroup) in one pass over
 // [first, end). Each (KV head, query head) pair has its own softmax state and accumulator, so the
-// pass only decides the order rows are read in: per tile, the K runs of all the views (adjacent in
-// a block), then their V runs.
+// pass only decides the order rows are read in: per tile, the K rows of all the views, then their
+// V rows.
 void AttendHeads(const GroupKernels& kernels, const KvHeadView* kv, int64_t n_views, int64_t first,
                  int64_t end, const float* q, int64_t heads, float* out) {
   const int64_t n = kv[0].head_dim, total = n_views * heads;

@@ -38,17 +38,13 @@ Result<std::unique_ptr<BlockPool>> BlockPool::Create(const KvShape& shape, int64
   return pool;
 }
 
-uint64_t BlockPool::key_offset(int64_t layer, int64_t kv_head) const {
-  const uint64_t key_run = block_size_ * shape_.key_row_bytes();
-  const uint64_t value_run = block_size_ * shape_.value_row_bytes();
-  return layer * shape_.n_kv_heads * (key_run + value_run) + kv_head * key_run;
+uint64_t BlockPool::key_region(int64_t layer, int64_t kv_head) const {
+  const uint64_t layer_bytes = shape_.n_kv_heads * (key_run_bytes() + value_run_bytes()) * n_blocks_;
+  return layer * layer_bytes + kv_head * key_run_bytes() * n_blocks_;
 }
 
-uint64_t BlockPool::value_offset(int64_t layer, int64_t kv_head) const {
-  const uint64_t key_run = block_size_ * shape_.key_row_bytes();
-  const uint64_t value_run = block_size_ * shape_.value_row_bytes();
-  return layer * shape_.n_kv_heads * (key_run + value_run) + shape_.n_kv_heads * key_run +
-         kv_head * value_run;
+uint64_t BlockPool::value_region(int64_t layer, int64_t kv_head) const {
+  return key_region(layer, shape_.n_kv_heads) + kv_head * value_run_bytes() * n_blocks_;
 }
 
 int32_t BlockPool::Allocate(int32_t* evicted) {

@@ -2,10 +2,15 @@
 // reference count per block, a free list, and an LRU list of cached blocks (refcount 0 but still
 // holding a prefix the index can hand out again). vLLM's block_pool.py plays the same role.
 //
-// Block layout (bytes_per_block = block_size · KvShape::bytes_per_token()):
-//   [layer][K rows: kv_head][slot][key_row] [V rows: kv_head][slot][value_row]
-// so the K (or V) rows of one (layer, kv_head) are `block_size` consecutive rows — attention streams
-// them without a gather inside a block.
+// Layout: run-major. A block holds, for every (layer, K|V, kv_head), a "run" of `block_size`
+// consecutive rows; the pool keeps each (layer, K|V, kv_head)'s runs of all blocks together:
+//   [layer][K: kv_head][block][slot][key_row] [V: kv_head][block][slot][value_row]
+// A sequence's blocks are mostly consecutive ids (the free list hands them out in order), so one
+// head's keys for consecutive positions are consecutive in memory across block boundaries too, and
+// decode attention streams them. (Block-major storage, a block's runs side by side, made every
+// run a separate 4 KiB island 384 KiB from the next block's: long-context decode read the cache at
+// a third of the bandwidth.) bytes_per_block = block_size · KvShape::bytes_per_token() is what a
+// block occupies in total.
 #pragma once
 
 #include <cstdint>
@@ -30,11 +35,24 @@ class BlockPool {
   uint64_t bytes_allocated() const { return bytes_per_block_ * n_blocks_; }
   uint8_t* data() { return storage_.get(); }
   const uint8_t* data() const { return storage_.get(); }
-  uint8_t* block(int32_t id) { return storage_.get() + id * bytes_per_block_; }
-  const uint8_t* block(int32_t id) const { return storage_.get() + id * bytes_per_block_; }
-  // Offsets, inside a block, of the first K (V) row of one (layer, kv_head).
-  uint64_t key_offset(int64_t layer, int64_t kv_head) const;
-  uint64_t value_offset(int64_t layer, int64_t kv_head) const;
+  // The first K (V) row of block `id`'s run of one (layer, kv_head).
+  uint8_t* key_rows(int32_t id, int64_t layer, int64_t kv_head) {
+    return storage_.get() + key_region(layer, kv_head) + id * key_run_bytes();
+  }
+  const uint8_t* key_rows(int32_t id, int64_t layer, int64_t kv_head) const {
+    return storage_.get() + key_region(layer, kv_head) + id * key_run_bytes();
+  }
+  uint8_t* value_rows(int32_t id, int64_t layer, int64_t kv_head) {
+    return storage_.get() + value_region(layer, kv_head) + id * value_run_bytes();
+  }
+  const uint8_t* value_rows(int32_t id, int64_t layer, int64_t kv_head) const {
+    return storage_.get() + value_region(layer, kv_head) + id * value_run_bytes();
+  }
+  // Where the runs of one (layer, kv_head) start (block 0's), and how far apart blocks' runs are.
+  uint64_t key_region(int64_t layer, int64_t kv_head) const;
+  uint64_t value_region(int64_t layer, int64_t kv_head) const;
+  uint64_t key_run_bytes() const { return block_size_ * shape_.key_row_bytes(); }
+  uint64_t value_run_bytes() const { return block_size_ * shape_.value_row_bytes(); }
 
   // A block with refcount 1: from the free list, else the least recently cached block (its owner,
   // the prefix index, is told through `evicted`). kNoBlock when every block is owned.

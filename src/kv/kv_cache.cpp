@@ -145,13 +145,12 @@ void KvCache::ReleaseBlock(int32_t block) { pool_->Release(block, index_->Contai
 
 void KvCache::CopyRows(int32_t from, int32_t to, int64_t n_rows) {
   const KvShape& shape = options_.shape;
-  const uint8_t* src = pool_->block(from);
-  uint8_t* dst = pool_->block(to);
   for (int64_t layer = 0; layer < shape.n_layers; ++layer) {
     for (int64_t head = 0; head < shape.n_kv_heads; ++head) {
-      const uint64_t k = pool_->key_offset(layer, head), v = pool_->value_offset(layer, head);
-      std::memcpy(dst + k, src + k, n_rows * shape.key_row_bytes());
-      std::memcpy(dst + v, src + v, n_rows * shape.value_row_bytes());
+      std::memcpy(pool_->key_rows(to, layer, head), pool_->key_rows(from, layer, head),
+                  n_rows * shape.key_row_bytes());
+      std::memcpy(pool_->value_rows(to, layer, head), pool_->value_rows(from, layer, head),
+                  n_rows * shape.value_row_bytes());
     }
   }
 }
@@ -198,13 +197,13 @@ void KvCache::Store(SequenceId seq, int64_t layer, int64_t position, const float
   const KvShape& shape = options_.shape;
   const int64_t bs = block_size();
   assert(position >= t.n_tokens() && position / bs < static_cast<int64_t>(t.blocks.size()));
-  uint8_t* block = pool_->block(t.blocks[position / bs]);
+  const int32_t block = t.blocks[position / bs];
   const int64_t slot = position % bs;
   for (int64_t h = 0; h < shape.n_kv_heads; ++h) {
     QuantizeRow(shape.key_dtype, k + h * shape.head_dim, shape.head_dim,
-                block + pool_->key_offset(layer, h) + slot * shape.key_row_bytes());
+                pool_->key_rows(block, layer, h) + slot * shape.key_row_bytes());
     QuantizeRow(shape.value_dtype, v + h * shape.head_dim, shape.head_dim,
-                block + pool_->value_offset(layer, h) + slot * shape.value_row_bytes());
+                pool_->value_rows(block, layer, h) + slot * shape.value_row_bytes());
   }
 }
 
@@ -314,13 +313,14 @@ KvHeadView KvCache::HeadView(SequenceId seq, int64_t layer, int64_t kv_head) con
   KvRun run;
   run.pool = pool_->data();
   run.blocks = t.blocks.data();
-  run.bytes_per_block = pool_->bytes_per_block();
   run.block_size = block_size();
   view.keys = view.values = run;
-  view.keys.run_offset = pool_->key_offset(layer, kv_head);
+  view.keys.region_offset = pool_->key_region(layer, kv_head);
+  view.keys.block_stride = pool_->key_run_bytes();
   view.keys.row_bytes = shape.key_row_bytes();
   view.keys.dtype = shape.key_dtype;
-  view.values.run_offset = pool_->value_offset(layer, kv_head);
+  view.values.region_offset = pool_->value_region(layer, kv_head);
+  view.values.block_stride = pool_->value_run_bytes();
   view.values.row_bytes = shape.value_row_bytes();
   view.values.dtype = shape.value_dtype;
   return view;

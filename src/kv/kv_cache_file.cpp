@@ -156,10 +156,12 @@ Result<SequenceId> KvCache::Load(const std::string& path, uint64_t fingerprint) 
   for (int64_t layer = 0; layer < shape.n_layers; ++layer) {
     for (int kv = 0; kv < 2; ++kv) {
       for (int64_t head = 0; head < shape.n_kv_heads; ++head) {
-        const uint64_t offset = kv == 0 ? pool_->key_offset(layer, head) : pool_->value_offset(layer, head);
         const uint64_t row = kv == 0 ? shape.key_row_bytes() : shape.value_row_bytes();
         for (int64_t p = 0; p < header.n_tokens; ++p, in += row) {
-          std::memcpy(pool_->block(t.blocks[p / bs]) + offset + (p % bs) * row, in, row);
+          const int32_t block = t.blocks[p / bs];
+          uint8_t* rows = kv == 0 ? pool_->key_rows(block, layer, head)
+                                  : pool_->value_rows(block, layer, head);
+          std::memcpy(rows + (p % bs) * row, in, row);
         }
       }
     }

@@ -33,19 +33,19 @@ Status KvCache::Shift(SequenceId seq, int64_t n_keep, int64_t n_discard, RotateK
   std::vector<float> key(shape.head_dim);
   for (int64_t from = n_keep + n_discard; from < n; ++from) {
     const int64_t to = from - n_discard;
-    const uint8_t* src = pool_->block(t.blocks[from / bs]);
-    uint8_t* dst = pool_->block(t.blocks[to / bs]);
+    const int32_t src = t.blocks[from / bs], dst = t.blocks[to / bs];
     const uint64_t src_slot = from % bs, dst_slot = to % bs;
     for (int64_t layer = 0; layer < shape.n_layers; ++layer) {
       for (int64_t head = 0; head < shape.n_kv_heads; ++head) {
-        const uint64_t k = pool_->key_offset(layer, head), v = pool_->value_offset(layer, head);
-        DequantizeRow(shape.key_dtype, src + k + src_slot * shape.key_row_bytes(), shape.head_dim,
-                      key.data());
+        DequantizeRow(shape.key_dtype,
+                      pool_->key_rows(src, layer, head) + src_slot * shape.key_row_bytes(),
+                      shape.head_dim, key.data());
         rotate_keys(key.data(), 1, shape.head_dim, -n_discard, rotate_context);
         QuantizeRow(shape.key_dtype, key.data(), shape.head_dim,
-                    dst + k + dst_slot * shape.key_row_bytes());
-        std::copy_n(src + v + src_slot * shape.value_row_bytes(), shape.value_row_bytes(),
-                    dst + v + dst_slot * shape.value_row_bytes());
+                    pool_->key_rows(dst, layer, head) + dst_slot * shape.key_row_bytes());
+        std::copy_n(pool_->value_rows(src, layer, head) + src_slot * shape.value_row_bytes(),
+                    shape.value_row_bytes(),
+                    pool_->value_rows(dst, layer, head) + dst_slot * shape.value_row_bytes());
       }
     }
   }

@@ -175,9 +175,9 @@ void Model::ForwardChunk(std::span<const ForwardItem> chunk, KvCache& cache, For
 // Each query head h reads KV head h / (n_heads / n_kv_heads) (grouped-query attention, Ainslie et
 // al. 2023); the heads of one KV head are contiguous in q. The work is split over (row, KV head)
 // pairs, and a thread's consecutive KV heads of one row go to one AttendGroups call: each cached
-// K/V row is read once for its whole group, and the KV heads' runs, adjacent in every block, are
-// read together (one per-head run is only block_size rows long). Per-head results do not depend
-// on that split. A row at position p sees positions [first_visible(p), p]: the causal mask,
+// K/V row is read once for its whole group, and the KV heads' rows (each head's contiguous across
+// consecutive blocks: see kv/block_pool.h) are read together. Per-head results do not depend on
+// that split. A row at position p sees positions [first_visible(p), p]: the causal mask,
 // narrowed by the sliding window when there is one.
 void Model::Attention(int64_t layer, int64_t n_rows, const KvCache& cache, ForwardState& s,
                       ThreadPool* pool) const {

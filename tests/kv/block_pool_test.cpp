@@ -15,16 +15,24 @@ TEST(BlockPoolTest, AllocatesExactlyBlocksTimesBlockSizeTimesBytesPerToken) {
   EXPECT_EQ(pool->n_free(), 5);
 }
 
-TEST(BlockPoolTest, RunsOfOneLayerAndHeadDoNotOverlapAndFillTheBlock) {
-  auto pool = BlockPool::Create(Shape(), 4, 1).value();
-  uint64_t expected = 0;
+TEST(BlockPoolTest, RunsTileThePoolRunMajorWithoutOverlap) {
+  // Every (block, layer, K|V, head) run, in address order, starts where the previous one ends and
+  // the last ends at the pool's end; one head's runs of consecutive blocks are adjacent.
+  const int64_t n_blocks = 3, block_size = 4;
+  auto pool = BlockPool::Create(Shape(), block_size, n_blocks).value();
+  const uint8_t* next = pool->data();
   for (int64_t layer = 0; layer < 2; ++layer) {
-    for (int64_t h = 0; h < 2; ++h) EXPECT_EQ(pool->key_offset(layer, h), expected + h * 4 * 128);
-    expected += 2 * 4 * 128;
-    for (int64_t h = 0; h < 2; ++h) EXPECT_EQ(pool->value_offset(layer, h), expected + h * 4 * 64);
-    expected += 2 * 4 * 64;
+    for (int kv = 0; kv < 2; ++kv) {
+      for (int64_t h = 0; h < 2; ++h) {
+        for (int32_t block = 0; block < n_blocks; ++block) {
+          const uint8_t* rows = kv == 0 ? pool->key_rows(block, layer, h) : pool->value_rows(block, layer, h);
+          ASSERT_EQ(rows, next) << "layer " << layer << " kv " << kv << " head " << h << " block " << block;
+          next += block_size * (kv == 0 ? 128 : 64);
+        }
+      }
+    }
   }
-  EXPECT_EQ(expected, pool->bytes_per_block());
+  EXPECT_EQ(next, pool->data() + pool->bytes_allocated());
 }
 
 TEST(BlockPoolTest, ReleasedBlocksGoToFreeOrCachedAndCachedOnesAreEvictedOldestFirst) {
