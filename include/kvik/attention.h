@@ -29,8 +29,9 @@ void AttendGroup(const KvHeadView& kv, int64_t first, int64_t end, const float* 
 
 // AttendGroup for several KV heads of one sequence and layer (a model's, or a thread's share of
 // them): kv[i] serves query heads i·n_q_heads … (i+1)·n_q_heads − 1 of q and out. The same bits
-// per head as separate AttendGroup calls; the KV heads' rows are read together, a tile at a time,
-// which keeps several sequential streams in flight.
+// per head as separate AttendGroup calls. The KV heads' rows are read a tile of each in turn, which
+// helps when they are cache-resident; from DRAM, with the pool's run-major layout, one KV head per
+// call streams faster (bench/attention_bench), so the model calls AttendGroup.
 void AttendGroups(std::span<const KvHeadView> kv, int64_t first, int64_t end, const float* q,
                   int64_t n_q_heads, float* out);
 

@@ -174,30 +174,25 @@ void Model::ForwardChunk(std::span<const ForwardItem> chunk, KvCache& cache, For
 
 // Each query head h reads KV head h / (n_heads / n_kv_heads) (grouped-query attention, Ainslie et
 // al. 2023); the heads of one KV head are contiguous in q. The work is split over (row, KV head)
-// pairs, and a thread's consecutive KV heads of one row go to one AttendGroups call: each cached
-// K/V row is read once for its whole group, and the KV heads' rows (each head's contiguous across
-// consecutive blocks: see kv/block_pool.h) are read together. Per-head results do not depend on
-// that split. A row at position p sees positions [first_visible(p), p]: the causal mask,
-// narrowed by the sliding window when there is one.
+// pairs, one AttendGroup call each: every cached K/V row is read once for its whole group, and one
+// head's rows are contiguous across consecutive blocks (kv/block_pool.h), so each call streams two
+// sequential runs. (Reading several KV heads per call, a tile of each in turn, measured half as
+// fast from DRAM: bench/attention_bench kGroupsOfTwo vs kGroup.) A row at position p sees
+// positions [first_visible(p), p]: the causal mask, narrowed by the sliding window when there is
+// one.
 void Model::Attention(int64_t layer, int64_t n_rows, const KvCache& cache, ForwardState& s,
                       ThreadPool* pool) const {
   const ModelConfig& c = config_;
   const int64_t q_dim = c.n_heads * c.head_dim;
   const int64_t group = c.n_heads / c.n_kv_heads;
   auto job = [&](int64_t begin, int64_t end) {
-    constexpr int64_t kMaxViews = 16;
-    KvHeadView views[kMaxViews];
-    for (int64_t i = begin; i < end;) {
-      const int64_t t = i / c.n_kv_heads, first_head = i % c.n_kv_heads;
-      const int64_t n_views = std::min({end - i, c.n_kv_heads - first_head, kMaxViews});
-      for (int64_t v = 0; v < n_views; ++v) {
-        views[v] = cache.HeadView(s.row_sequence[t], layer, first_head + v);
-      }
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t t = i / c.n_kv_heads, kv_head = i % c.n_kv_heads;
+      const KvHeadView view = cache.HeadView(s.row_sequence[t], layer, kv_head);
       const int64_t position = s.row_position[t];
-      const int64_t offset = t * q_dim + first_head * group * c.head_dim;
-      AttendGroups(std::span<const KvHeadView>(views, n_views), views[0].first_visible(position),
-                   position + 1, s.q.data() + offset, group, s.attention.data() + offset);
-      i += n_views;
+      const int64_t offset = t * q_dim + kv_head * group * c.head_dim;
+      AttendGroup(view, view.first_visible(position), position + 1, s.q.data() + offset, group,
+                  s.attention.data() + offset);
     }
   };
   // Attention reads (context · head_dim) values per row and head; short contexts stay on one thread.
