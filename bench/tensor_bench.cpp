@@ -82,7 +82,7 @@ void BM_MatMul(benchmark::State& state) {
   std::vector<float> y(tokens * rows);
   ThreadPool pool(static_cast<int>(state.range(4)));
   kernels::KernelSet set = kernels::KernelsFor(kernels::SelectedIsa(), type);
-  if (state.range(5) == 0) set.dot_tokens = nullptr, set.dot_rows_tokens = nullptr;
+  if (state.range(5) == 0) set.dot_tokens = nullptr, set.dot_rows_tokens = nullptr, set.dot_q8_rows_tokens = nullptr;
   for (auto _ : state) {
     kernels::MatMulWith(set, {type, rows, cols, w.data()}, x.data(), tokens, y.data(), &pool);
     benchmark::ClobberMemory();
