@@ -33,13 +33,15 @@ Result<std::unique_ptr<BlockPool>> BlockPool::Create(const KvShape& shape, int64
   pool->lru_prev_.assign(n_blocks, kNoBlock);
   pool->lru_next_.assign(n_blocks, kNoBlock);
   pool->free_list_.reserve(n_blocks);
-  for (int64_t id = n_blocks - 1; id >= 0; --id) pool->free_list_.push_back(static_cast<int32_t>(id));
+  for (int64_t id = n_blocks - 1; id >= 0; --id)
+    pool->free_list_.push_back(static_cast<int32_t>(id));
   pool->n_free_ = n_blocks;
   return pool;
 }
 
 uint64_t BlockPool::key_region(int64_t layer, int64_t kv_head) const {
-  const uint64_t layer_bytes = shape_.n_kv_heads * (key_run_bytes() + value_run_bytes()) * n_blocks_;
+  const uint64_t layer_bytes =
+      shape_.n_kv_heads * (key_run_bytes() + value_run_bytes()) * n_blocks_;
   return layer * layer_bytes + kv_head * key_run_bytes() * n_blocks_;
 }
 
@@ -131,8 +133,8 @@ bool BlockPool::CheckInvariants() const {
   for (int32_t id = lru_head_; id != kNoBlock; id = lru_next_[id]) {
     if (refcount_[id] != 0 || on_free_list_[id] || ++on_lru > n_blocks_) return false;
   }
-  return free == n_free_ && free == static_cast<int64_t>(free_list_.size()) && cached == n_cached_ &&
-         on_lru == cached && used == n_used();
+  return free == n_free_ && free == static_cast<int64_t>(free_list_.size()) &&
+         cached == n_cached_ && on_lru == cached && used == n_used();
 }
 
 }  // namespace kvik::kv

@@ -1,5 +1,5 @@
-// The physical KV memory: one allocation split into `n_blocks` blocks of `block_size` tokens, with a
-// reference count per block, a free list, and an LRU list of cached blocks (refcount 0 but still
+// The physical KV memory: one allocation split into `n_blocks` blocks of `block_size` tokens, with
+// a reference count per block, a free list, and an LRU list of cached blocks (refcount 0 but still
 // holding a prefix the index can hand out again). vLLM's block_pool.py plays the same role.
 //
 // Layout: run-major. A block holds, for every (layer, K|V, kv_head), a "run" of `block_size`
@@ -88,8 +88,8 @@ class BlockPool {
   uint64_t bytes_per_block_ = 0;
   std::unique_ptr<uint8_t, FreeDeleter> storage_;
   std::vector<int32_t> refcount_;
-  std::vector<int32_t> free_list_;         // a stack: the most recently freed block is reused first
-  std::vector<uint8_t> on_free_list_;      // for CheckInvariants
+  std::vector<int32_t> free_list_;     // a stack: the most recently freed block is reused first
+  std::vector<uint8_t> on_free_list_;  // for CheckInvariants
   std::vector<int32_t> lru_prev_, lru_next_;  // intrusive doubly linked list of cached blocks
   int32_t lru_head_ = kNoBlock, lru_tail_ = kNoBlock;  // head = least recently cached
   int64_t n_free_ = 0, n_cached_ = 0;

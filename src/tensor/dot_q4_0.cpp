@@ -14,14 +14,13 @@
 // same float operations in the same order, so they give the same bits. The token-batched kernels
 // (NT tokens share each unpacked weight block) give each token the instructions of NT = 1, so
 // MatMul stays bit-identical to one-token dot products.
-#include <cpuid.h>
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
-#include <limits>
 #include <cstring>
+#include <limits>
 
 #include "tensor/dot_kernels.h"
 #include "tensor/reduce_avx2.h"
@@ -86,8 +85,9 @@ KVIK_Q4_AVX2 void QuantizeBlocksAvx2(const float* x, int64_t n_blocks, Q8Act* ou
   for (int64_t b = 0; b < n_blocks; ++b, x += 32) {
     __m256 v[4];
     for (int k = 0; k < 4; ++k) v[k] = _mm256_loadu_ps(x + 8 * k);
-    __m256 amax8 = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1])),
-                                 _mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3])));
+    __m256 amax8 =
+        _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1])),
+                      _mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3])));
     __m128 amax4 = _mm_max_ps(_mm256_castps256_ps128(amax8), _mm256_extractf128_ps(amax8, 1));
     amax4 = _mm_max_ps(amax4, _mm_movehl_ps(amax4, amax4));
     amax4 = _mm_max_ss(amax4, _mm_movehdup_ps(amax4));
@@ -136,7 +136,8 @@ void DotQ4ScalarTokens(const uint8_t* row, const Q8Act* x, int64_t x_stride, int
     float sum = 0;
     for (int64_t b = 0; b < n / 32; ++b) {
       const uint8_t* block = row + b * kQ4BlockBytes;
-      const float scaled = static_cast<float>(BlockDotScalar(block, xt[b])) * F16ToF32(Load16(block));
+      const float scaled =
+          static_cast<float>(BlockDotScalar(block, xt[b])) * F16ToF32(Load16(block));
       sum += scaled * xt[b].d;
     }
     out[t * out_stride] = sum;
@@ -173,56 +174,56 @@ KVIK_Q4_VNNI inline __m256i PartialSumsVnni(__m256i w, const Q8Act& a) {
 // apart) by NT tokens; NAME##Step does block b, whose partial sums go to one accumulator for even
 // blocks and another for odd ones, so two FMAs are in flight. Every (row, token) pair sees the same
 // instructions in the same order for any NR and NT, so all instantiations agree bit for bit.
-#define KVIK_Q4_KERNEL(NAME, TARGET, PARTIAL_SUMS)                                                \
-  template <int NR, int NT>                                                                       \
-  TARGET inline void NAME##Step(const uint8_t* rows, int64_t row_bytes, const Q8Act* x,           \
-                                int64_t x_stride, int64_t b, __m256 (*acc)[NT]) {                 \
-    __m256i w[NR];                                                                                \
-    __m256 dw[NR];                                                                                \
-    KVIK_UNROLL                                                                                   \
-    for (int r = 0; r < NR; ++r) {                                                                \
-      const uint8_t* block = rows + r * row_bytes + b * kQ4BlockBytes;                            \
-      w[r] = UnpackQ4(block);                                                                     \
-      dw[r] = WeightScale(block);                                                                 \
-    }                                                                                             \
-    KVIK_UNROLL                                                                                   \
-    for (int t = 0; t < NT; ++t) {                                                                \
-      const Q8Act& a = x[t * x_stride + b];                                                       \
-      KVIK_UNROLL                                                                                 \
-      for (int r = 0; r < NR; ++r) {                                                              \
-        const __m256 sums = _mm256_mul_ps(_mm256_cvtepi32_ps(PARTIAL_SUMS(w[r], a)), dw[r]);      \
-        acc[r][t] = _mm256_fmadd_ps(sums, _mm256_load_ps(a.d8), acc[r][t]);                       \
-      }                                                                                           \
-    }                                                                                             \
-  }                                                                                               \
-  template <int NR, int NT>                                                                       \
+#define KVIK_Q4_KERNEL(NAME, TARGET, PARTIAL_SUMS)                                                 \
+  template <int NR, int NT>                                                                        \
+  TARGET inline void NAME##Step(const uint8_t* rows, int64_t row_bytes, const Q8Act* x,            \
+                                int64_t x_stride, int64_t b, __m256(*acc)[NT]) {                   \
+    __m256i w[NR];                                                                                 \
+    __m256 dw[NR];                                                                                 \
+    KVIK_UNROLL                                                                                    \
+    for (int r = 0; r < NR; ++r) {                                                                 \
+      const uint8_t* block = rows + r * row_bytes + b * kQ4BlockBytes;                             \
+      w[r] = UnpackQ4(block);                                                                      \
+      dw[r] = WeightScale(block);                                                                  \
+    }                                                                                              \
+    KVIK_UNROLL                                                                                    \
+    for (int t = 0; t < NT; ++t) {                                                                 \
+      const Q8Act& a = x[t * x_stride + b];                                                        \
+      KVIK_UNROLL                                                                                  \
+      for (int r = 0; r < NR; ++r) {                                                               \
+        const __m256 sums = _mm256_mul_ps(_mm256_cvtepi32_ps(PARTIAL_SUMS(w[r], a)), dw[r]);       \
+        acc[r][t] = _mm256_fmadd_ps(sums, _mm256_load_ps(a.d8), acc[r][t]);                        \
+      }                                                                                            \
+    }                                                                                              \
+  }                                                                                                \
+  template <int NR, int NT>                                                                        \
   TARGET void NAME##Rows(const uint8_t* rows, int64_t row_bytes, const Q8Act* x, int64_t x_stride, \
-                         int64_t n, float* out, int64_t out_stride) {                             \
-    __m256 even[NR][NT], odd[NR][NT];                                                             \
-    KVIK_UNROLL                                                                                   \
-    for (int r = 0; r < NR; ++r) {                                                                \
-      KVIK_UNROLL                                                                                 \
-      for (int t = 0; t < NT; ++t) even[r][t] = odd[r][t] = _mm256_setzero_ps();                  \
-    }                                                                                             \
-    const int64_t n_blocks = n / 32;                                                              \
-    int64_t b = 0;                                                                                \
-    for (; b + 2 <= n_blocks; b += 2) {                                                           \
-      NAME##Step<NR, NT>(rows, row_bytes, x, x_stride, b, even);                                  \
-      NAME##Step<NR, NT>(rows, row_bytes, x, x_stride, b + 1, odd);                               \
-    }                                                                                             \
-    if (b < n_blocks) NAME##Step<NR, NT>(rows, row_bytes, x, x_stride, b, even);                  \
-    KVIK_UNROLL                                                                                   \
-    for (int r = 0; r < NR; ++r) {                                                                \
-      KVIK_UNROLL                                                                                 \
-      for (int t = 0; t < NT; ++t) {                                                              \
-        out[t * out_stride + r] = HorizontalSum(_mm256_add_ps(even[r][t], odd[r][t]));            \
-      }                                                                                           \
-    }                                                                                             \
-  }                                                                                               \
-  template <int NT>                                                                               \
-  void NAME(const uint8_t* row, const Q8Act* x, int64_t x_stride, int64_t n, float* out,          \
-            int64_t out_stride) {                                                                 \
-    NAME##Rows<1, NT>(row, 0, x, x_stride, n, out, out_stride);                                   \
+                         int64_t n, float* out, int64_t out_stride) {                              \
+    __m256 even[NR][NT], odd[NR][NT];                                                              \
+    KVIK_UNROLL                                                                                    \
+    for (int r = 0; r < NR; ++r) {                                                                 \
+      KVIK_UNROLL                                                                                  \
+      for (int t = 0; t < NT; ++t) even[r][t] = odd[r][t] = _mm256_setzero_ps();                   \
+    }                                                                                              \
+    const int64_t n_blocks = n / 32;                                                               \
+    int64_t b = 0;                                                                                 \
+    for (; b + 2 <= n_blocks; b += 2) {                                                            \
+      NAME##Step<NR, NT>(rows, row_bytes, x, x_stride, b, even);                                   \
+      NAME##Step<NR, NT>(rows, row_bytes, x, x_stride, b + 1, odd);                                \
+    }                                                                                              \
+    if (b < n_blocks) NAME##Step<NR, NT>(rows, row_bytes, x, x_stride, b, even);                   \
+    KVIK_UNROLL                                                                                    \
+    for (int r = 0; r < NR; ++r) {                                                                 \
+      KVIK_UNROLL                                                                                  \
+      for (int t = 0; t < NT; ++t) {                                                               \
+        out[t * out_stride + r] = HorizontalSum(_mm256_add_ps(even[r][t], odd[r][t]));             \
+      }                                                                                            \
+    }                                                                                              \
+  }                                                                                                \
+  template <int NT>                                                                                \
+  void NAME(const uint8_t* row, const Q8Act* x, int64_t x_stride, int64_t n, float* out,           \
+            int64_t out_stride) {                                                                  \
+    NAME##Rows<1, NT>(row, 0, x, x_stride, n, out, out_stride);                                    \
   }
 
 KVIK_Q4_KERNEL(DotQ4Avx2, KVIK_Q4_AVX2, PartialSumsAvx2)
@@ -232,10 +233,14 @@ KVIK_Q4_KERNEL(DotQ4Vnni, KVIK_Q4_VNNI, PartialSumsVnni)
 #define KVIK_Q4_TOKENS_TABLE(FN, RESULT, NAME, ...) \
   RESULT FN(int n_tokens) {                         \
     switch (n_tokens) {                             \
-      case 1: return NAME<__VA_ARGS__ 1>;           \
-      case 2: return NAME<__VA_ARGS__ 2>;           \
-      case 3: return NAME<__VA_ARGS__ 3>;           \
-      default: return NAME<__VA_ARGS__ 4>;          \
+      case 1:                                       \
+        return NAME<__VA_ARGS__ 1>;                 \
+      case 2:                                       \
+        return NAME<__VA_ARGS__ 2>;                 \
+      case 3:                                       \
+        return NAME<__VA_ARGS__ 3>;                 \
+      default:                                      \
+        return NAME<__VA_ARGS__ 4>;                 \
     }                                               \
   }
 
@@ -248,7 +253,8 @@ KVIK_Q4_TOKENS_TABLE(VnniRowsTokens, DotQ8RowsTokensFn, DotQ4VnniRows, kRowsPerK
 // Activation blocks for one-token dot products.
 struct OneTokenActivations;
 
-// DotFn for one token: round x, then the NT = 1 kernel (what MatMul runs per row, so the two agree).
+// DotFn for one token: round x, then the NT = 1 kernel (what MatMul runs per row, so the two
+// agree).
 template <DotQ8TokensFn (*Tokens)(int)>
 float DotQ4OneToken(const uint8_t* row, const float* x, int64_t n) {
   Q8Act* blocks = ThreadScratch<Q8Act, OneTokenActivations>(n / 32);

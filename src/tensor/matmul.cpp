@@ -123,16 +123,17 @@ void RunRows(const KernelSet& k, const MatrixView& w, const PreparedX& x, int64_
     // Two rows share each activation load, which pays off for decode too (integer kernels load
     // three activation vectors per block).
     const int64_t rows_per_call = k.dot_q8_rows_tokens ? kRowsPerKernel : 1;
-    ForTiles(begin, end, n_tokens, rows_per_call, [&](int64_t r, int64_t rows, int64_t t, int group) {
-      const uint8_t* row = w.data + r * row_bytes;
-      const Q8Act* xt = x.q + t * x.q_stride;
-      if (rows == kRowsPerKernel) {
-        k.dot_q8_rows_tokens(group)(row, row_bytes, xt, x.q_stride, w.cols, y + t * y_stride + r,
-                                    y_stride);
-      } else {
-        k.dot_q8_tokens(group)(row, xt, x.q_stride, w.cols, y + t * y_stride + r, y_stride);
-      }
-    });
+    ForTiles(
+        begin, end, n_tokens, rows_per_call, [&](int64_t r, int64_t rows, int64_t t, int group) {
+          const uint8_t* row = w.data + r * row_bytes;
+          const Q8Act* xt = x.q + t * x.q_stride;
+          if (rows == kRowsPerKernel) {
+            k.dot_q8_rows_tokens(group)(row, row_bytes, xt, x.q_stride, w.cols,
+                                        y + t * y_stride + r, y_stride);
+          } else {
+            k.dot_q8_tokens(group)(row, xt, x.q_stride, w.cols, y + t * y_stride + r, y_stride);
+          }
+        });
     return;
   }
   // Row blocking pays off once the product is compute-bound: measured (small-f32, 2 threads) it
@@ -167,7 +168,8 @@ void MatMulTargets(std::span<const MatMulTargetWith> targets, const float* x, in
   bool rounded = false, plain = false;
   int64_t total_rows = 0;
   for (const MatMulTargetWith& target : targets) {
-    assert(target.kernels->dot && "MatMul: weight type has no kernel (the loader should have rejected it)");
+    assert(target.kernels->dot &&
+           "MatMul: weight type has no kernel (the loader should have rejected it)");
     assert(target.w.cols == cols && "MatMulShared: every matrix must take the same input width");
     (target.kernels->dot_q8_tokens ? rounded : plain) = true;
     total_rows += target.w.rows;
@@ -177,8 +179,9 @@ void MatMulTargets(std::span<const MatMulTargetWith> targets, const float* x, in
   // already is; the values, hence the results, are the same. Copies and rounded activations go
   // through per-thread scratch a chunk of tokens at a time, prepared once for every matrix, row and
   // thread.
-  const bool copy = plain && (reinterpret_cast<uintptr_t>(x) % (kAlignFloats * sizeof(float)) != 0 ||
-                              cols % kAlignFloats != 0);
+  const bool copy =
+      plain && (reinterpret_cast<uintptr_t>(x) % (kAlignFloats * sizeof(float)) != 0 ||
+                cols % kAlignFloats != 0);
   const int64_t f_stride = copy ? (cols + kAlignFloats - 1) / kAlignFloats * kAlignFloats : cols;
   const int64_t q_stride = cols / 32;
   const int64_t token_bytes = (copy ? f_stride * static_cast<int64_t>(sizeof(float)) : 0) +
@@ -186,7 +189,8 @@ void MatMulTargets(std::span<const MatMulTargetWith> targets, const float* x, in
   const int64_t chunk_tokens =
       token_bytes == 0 ? n_tokens : std::max<int64_t>(1, kMaxScratchBytes / token_bytes);
   const int64_t scratch_tokens = std::min(chunk_tokens, n_tokens);
-  float* f_scratch = copy ? ThreadScratch<float, AlignedCopyOfX>(scratch_tokens * f_stride) : nullptr;
+  float* f_scratch =
+      copy ? ThreadScratch<float, AlignedCopyOfX>(scratch_tokens * f_stride) : nullptr;
   Q8Act* q_scratch = rounded ? ThreadScratch<Q8Act, RoundedX>(scratch_tokens * q_stride) : nullptr;
   for (int64_t t0 = 0; t0 < n_tokens; t0 += chunk_tokens) {
     const int64_t count = std::min(chunk_tokens, n_tokens - t0);

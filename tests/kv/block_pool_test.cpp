@@ -25,8 +25,10 @@ TEST(BlockPoolTest, RunsTileThePoolRunMajorWithoutOverlap) {
     for (int kv = 0; kv < 2; ++kv) {
       for (int64_t h = 0; h < 2; ++h) {
         for (int32_t block = 0; block < n_blocks; ++block) {
-          const uint8_t* rows = kv == 0 ? pool->key_rows(block, layer, h) : pool->value_rows(block, layer, h);
-          ASSERT_EQ(rows, next) << "layer " << layer << " kv " << kv << " head " << h << " block " << block;
+          const uint8_t* rows =
+              kv == 0 ? pool->key_rows(block, layer, h) : pool->value_rows(block, layer, h);
+          ASSERT_EQ(rows, next) << "layer " << layer << " kv " << kv << " head " << h << " block "
+                                << block;
           next += block_size * (kv == 0 ? 128 : 64);
         }
       }
@@ -38,7 +40,8 @@ TEST(BlockPoolTest, RunsTileThePoolRunMajorWithoutOverlap) {
 TEST(BlockPoolTest, ReleasedBlocksGoToFreeOrCachedAndCachedOnesAreEvictedOldestFirst) {
   auto pool = BlockPool::Create(Shape(), 16, 3).value();
   int32_t evicted;
-  const int32_t a = pool->Allocate(&evicted), b = pool->Allocate(&evicted), c = pool->Allocate(&evicted);
+  const int32_t a = pool->Allocate(&evicted), b = pool->Allocate(&evicted),
+                c = pool->Allocate(&evicted);
   EXPECT_EQ(pool->Allocate(&evicted), BlockPool::kNoBlock);
   pool->Release(b, /*keep_cached=*/true);
   pool->Release(a, /*keep_cached=*/true);

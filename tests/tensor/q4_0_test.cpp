@@ -85,10 +85,10 @@ TEST(Q8ActivationsTest, TiesRoundToEvenAndAZeroBlockIsZero) {
 TEST(Q8ActivationsTest, DispatchedRoundingGivesTheScalarReferencesBytes) {
   auto x = RandomFloats(32 * 40, 10);
   for (int j = 0; j < 32; ++j) {
-    x[32 * 1 + j] = 0.0f;                      // a zero block
-    x[32 * 2 + j] = 1e-38f * (j + 1);          // too small to invert: zeros
+    x[32 * 1 + j] = 0.0f;                           // a zero block
+    x[32 * 2 + j] = 1e-38f * (j + 1);               // too small to invert: zeros
     x[32 * 3 + j] = static_cast<float>(j) - 15.0f;  // small integers: exact products
-    x[32 * 4 + j] = 3e38f * (j % 2 ? 1 : -1);  // near the float range
+    x[32 * 4 + j] = 3e38f * (j % 2 ? 1 : -1);       // near the float range
   }
   x[32 * 5 + 7] = std::numeric_limits<float>::quiet_NaN();
   x[32 * 6 + 31] = std::numeric_limits<float>::infinity();
