@@ -5,7 +5,8 @@
 // forces a lower ISA than the CPU's best (for tests and benchmarks); a higher or unknown one is
 // ignored. Every output element is one dot product computed by one thread in a fixed order, so
 // results are identical for any thread count and for matrix-vector vs matrix-matrix calls; they may
-// differ in the last bits between ISAs.
+// differ in the last bits between ISAs. Q4_0 rows multiply x rounded to int8 blocks of 32 (one f32
+// scale each, as llama.cpp's q8_0 activations), in integers; every other type multiplies x as is.
 #pragma once
 
 #include <cstdint>
