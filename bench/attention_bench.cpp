@@ -1,10 +1,11 @@
 // Decode attention for one layer of the small model's shape (12 query heads sharing 4 KV heads,
-// head_dim 64, 2048 cached tokens in blocks of 16): the pre-grouping kernel (AttendHead per query
-// head: a MatVec per block run for the scores, std::exp and a call per key for the values) against
-// AttendGroup (one pass over each KV head's rows for its 3 query heads). bytes_per_second counts
+// head_dim 64, 2048 cached tokens in blocks of 16): AttendHead per query head against AttendGroup
+// (one pass over each KV head's rows for its 3 query heads) and AttendGroups (several KV heads per
+// call). The kernel before grouping (commit 8c41ad9) measured 457 µs per cached layer and 1038 µs
+// from DRAM here, against AttendGroup's 121 and 594 µs at the time (block-major pool). bytes_per_second counts
 // the K and V bytes one call of the layer has to read (each row once), so it is the effective
 // bandwidth the layer's attention runs at.
-//   build-attn/attention_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+//   build/attention_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 // Arg layers: 1 keeps the layer's KV (4 MiB at f32) in the caches; 16 cycles through 16 layers'
 // KV (64 MiB), as a decode step does, so rows come from DRAM.
 // Experiments on the memory side (they change the cache, not the kernels):
@@ -32,93 +33,6 @@ namespace {
 
 constexpr int64_t kQueryHeads = 12, kKvHeads = 4, kHeadDim = 64, kContext = 2048, kBlock = 16;
 constexpr DType kTypes[] = {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0};
-
-// The AttendHead of commit 8c41ad9 (before grouping), kept here as the baseline.
-namespace legacy {
-
-constexpr int64_t kTile = 32;
-
-class RowCursor {
- public:
-  RowCursor(const KvRun& run, int64_t position)
-      : run_(run),
-        block_(position / run.block_size),
-        slot_(position % run.block_size),
-        rows_(run.block_rows(block_) + slot_ * run.row_bytes) {}
-  const uint8_t* row() {
-    if (!rows_) rows_ = run_.block_rows(block_);
-    return rows_;
-  }
-  void Next() { Advance(1); }
-  int64_t rows_left_in_block() const { return run_.block_size - slot_; }
-  void Advance(int64_t k) {
-    slot_ += k;
-    if (slot_ == run_.block_size) {
-      slot_ = 0;
-      ++block_;
-      rows_ = nullptr;
-    } else if (rows_) {
-      rows_ += k * run_.row_bytes;
-    }
-  }
-
- private:
-  const KvRun& run_;
-  int64_t block_, slot_;
-  const uint8_t* rows_;
-};
-
-__attribute__((target_clones("avx2", "default"))) void AddScaledRow(const KvRun& run,
-                                                                    const uint8_t* row, int64_t n,
-                                                                    float p, float* acc,
-                                                                    float* scratch) {
-  const float* v = reinterpret_cast<const float*>(row);
-  if (run.dtype != DType::kF32) {
-    DequantizeRow(run.dtype, row, n, scratch);
-    v = scratch;
-  }
-  for (int64_t d = 0; d < n; ++d) acc[d] += p * v[d];
-}
-
-void AttendHead(const KvHeadView& kv, int64_t first, int64_t end, const float* q, float* out) {
-  const int64_t n = kv.head_dim;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(n));
-  float scratch[kMaxHeadDim];
-  float scores[kTile];
-  float running_max = -std::numeric_limits<float>::infinity();
-  float sum = 0;
-  std::fill(out, out + n, 0.0f);
-  RowCursor key(kv.keys, first), value(kv.values, first);
-  for (int64_t tile = first; tile < end; tile += kTile) {
-    const int64_t count = std::min(kTile, end - tile);
-    float tile_max = running_max;
-    for (int64_t j = 0; j < count;) {
-      const int64_t run = std::min(count - j, key.rows_left_in_block());
-      MatVec(MatrixView{kv.keys.dtype, run, n, key.row()}, q, scores + j, nullptr);
-      key.Advance(run);
-      j += run;
-    }
-    for (int64_t j = 0; j < count; ++j) {
-      scores[j] *= scale;
-      tile_max = std::max(tile_max, scores[j]);
-    }
-    if (tile_max > running_max) {
-      const float rescale = std::exp(running_max - tile_max);
-      sum *= rescale;
-      for (int64_t d = 0; d < n; ++d) out[d] *= rescale;
-      running_max = tile_max;
-    }
-    for (int64_t j = 0; j < count; ++j, value.Next()) {
-      const float p = std::exp(scores[j] - running_max);
-      sum += p;
-      AddScaledRow(kv.values, value.row(), n, p, out, scratch);
-    }
-  }
-  const float inverse = 1.0f / sum;
-  for (int64_t d = 0; d < n; ++d) out[d] *= inverse;
-}
-
-}  // namespace legacy
 
 // `layers` layers of one sequence of kContext random tokens.
 struct Cache {
@@ -165,7 +79,6 @@ Cache MakeCache(DType dtype, int64_t layers) {
 }
 
 enum class Kernel {
-  kLegacyPerHead,  // legacy::AttendHead per query head
   kNewPerHead,     // AttendHead per query head
   kGroup,          // AttendGroup per KV head
   kGroupsOfTwo,    // AttendGroups over 2 KV heads at a time (a thread's share at 2 threads)
@@ -201,11 +114,7 @@ void BM_DecodeLayer(benchmark::State& state) {
         AttendGroup(view, 0, kContext, q, group, out);
       } else {
         for (int64_t h = 0; h < group; ++h) {
-          if constexpr (K == Kernel::kLegacyPerHead) {
-            legacy::AttendHead(view, 0, kContext, q + h * kHeadDim, out + h * kHeadDim);
-          } else {
-            AttendHead(view, 0, kContext, q + h * kHeadDim, out + h * kHeadDim);
-          }
+          AttendHead(view, 0, kContext, q + h * kHeadDim, out + h * kHeadDim);
         }
       }
     }
@@ -297,9 +206,6 @@ void TypesAndLayers(benchmark::internal::Benchmark* b) {
   }
 }
 
-BENCHMARK(BM_DecodeLayer<Kernel::kLegacyPerHead>)
-    ->Apply(TypesAndLayers)
-    ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_DecodeLayer<Kernel::kNewPerHead>)
     ->Apply(TypesAndLayers)
     ->Unit(benchmark::kMicrosecond);
