@@ -15,9 +15,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdlib>
-#include <limits>
 #include <memory>
 #include <random>
 #include <vector>
