@@ -182,19 +182,14 @@ struct HttpServer::Impl {
     if (request.stream) res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
         content_type,
-        [this, id, session, queue, begun](size_t, httplib::DataSink& sink) {
-          return Provide(id, *session, *queue, *begun, sink);
+        [this, id, session, queue, begun, cache_query,
+         max_tokens = request.sampling.max_tokens](size_t, httplib::DataSink& sink) {
+          return Provide(id, *session, *queue, *begun, cache_query, max_tokens, sink);
         },
-        [this, id, session, cache_query,
-         max_tokens = request.sampling.max_tokens](bool /*success*/) {
+        [this, id, session](bool /*success*/) {
           // Always runs (httplib calls it when the response dies). Unfinished = client gone or
           // server stopping: stop the sequence so its KV blocks are freed.
           if (!session->done()) backend.Cancel(id);
-          if (cache_query && session->done() && !session->error()) {
-            options.prompt_cache->Store(*cache_query, max_tokens,
-                                        {session->text(), session->finish_reason(),
-                                         session->usage().completion_tokens});
-          }
           if (!session->done() && !cancel_all) disconnects->Increment();
           Release(id);
         });
@@ -229,6 +224,7 @@ struct HttpServer::Impl {
   }
 
   bool Provide(uint64_t id, CompletionSession& session, EventQueue& queue, bool& begun,
+               const std::optional<std::string>& cache_query, int max_tokens,
                httplib::DataSink& sink) {
     std::string out;
     if (!begun) {
@@ -249,6 +245,13 @@ struct HttpServer::Impl {
       // A stop string or max_tokens ended it here: free the sequence now, not after the write.
       if (session.ended_early()) backend.Cancel(id);
       out += session.End();
+      // Stored before the last bytes go out, so a client that asks again as soon as it has the
+      // answer finds it (storing when httplib tears the response down raced with that request).
+      if (cache_query && !session.error()) {
+        options.prompt_cache->Store(*cache_query, max_tokens,
+                                    {session.text(), session.finish_reason(),
+                                     session.usage().completion_tokens});
+      }
     }
     if (!out.empty() && !sink.write(out.data(), out.size())) return false;
     if (session.done()) sink.done();
