@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "attention/group_kernels.h"
+#include "attention/filled_cache.h"
 #include "kvik/attention.h"
 
 namespace kvik {
@@ -30,40 +31,14 @@ std::vector<NamedKernels> AvailableKernels() {
   return all;
 }
 
-// One sequence of `n` random tokens' K/V (one layer, one KV head) in a cache of `block_size`
-// blocks.
-struct Filled {
-  std::unique_ptr<KvCache> cache;
-  SequenceId seq;
-  KvHeadView view() const { return cache->HeadView(seq, 0, 0); }
-};
+using Filled = testing::FilledCache;
 
 Filled Fill(int64_t n, int64_t head_dim, int64_t block_size, DType dtype, uint32_t seed) {
-  KvCacheOptions options;
-  options.shape = {1, 1, head_dim, dtype, dtype};
-  options.block_size = block_size;
-  options.n_blocks = KvCacheOptions::BlocksFor(n, 1, block_size);
-  Filled f{KvCache::Create(options).value(), 0};
-  f.seq = f.cache->AddSequence();
-  EXPECT_TRUE(f.cache->Reserve(f.seq, n).ok());
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> k(head_dim), v(head_dim);
-  for (int64_t p = 0; p < n; ++p) {
-    for (auto& x : k) x = 2.0f * normal(rng);
-    for (auto& x : v) x = normal(rng);
-    f.cache->Store(f.seq, 0, p, k.data(), v.data());
-  }
-  f.cache->Commit(f.seq, std::vector<int32_t>(n, 7));
-  return f;
+  return testing::FillCache(n, head_dim, block_size, dtype, seed);
 }
 
 std::vector<float> Queries(int64_t n_heads, int64_t head_dim, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> q(n_heads * head_dim);
-  for (auto& x : q) x = normal(rng);
-  return q;
+  return testing::RandomQueries(n_heads, head_dim, seed);
 }
 
 void ExpectMatchesReference(const GroupKernels& kernels, const KvHeadView& view, int64_t first,

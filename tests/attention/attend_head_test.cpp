@@ -4,47 +4,22 @@
 
 #include <cmath>
 #include <cstring>
-#include <random>
 #include <vector>
+
+#include "attention/filled_cache.h"
 
 namespace kvik {
 namespace {
 
 constexpr int64_t kHeadDim = 64;
 
-// One sequence of `n` random tokens' K/V (one layer, one KV head) in a cache of `block_size` blocks.
-struct Filled {
-  std::unique_ptr<KvCache> cache;
-  SequenceId seq;
-};
+using Filled = testing::FilledCache;
 
 Filled Fill(int64_t n, int64_t block_size, DType dtype, uint32_t seed) {
-  KvCacheOptions options;
-  options.shape = {1, 1, kHeadDim, dtype, dtype};
-  options.block_size = block_size;
-  options.n_blocks = KvCacheOptions::BlocksFor(n, 1, block_size);
-  Filled f{KvCache::Create(options).value(), 0};
-  f.seq = f.cache->AddSequence();
-  EXPECT_TRUE(f.cache->Reserve(f.seq, n).ok());
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> k(kHeadDim), v(kHeadDim);
-  for (int64_t p = 0; p < n; ++p) {
-    for (auto& x : k) x = 2.0f * normal(rng);
-    for (auto& x : v) x = normal(rng);
-    f.cache->Store(f.seq, 0, p, k.data(), v.data());
-  }
-  f.cache->Commit(f.seq, std::vector<int32_t>(n, 7));
-  return f;
+  return testing::FillCache(n, kHeadDim, block_size, dtype, seed);
 }
 
-std::vector<float> Query(uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> q(kHeadDim);
-  for (auto& x : q) x = normal(rng);
-  return q;
-}
+std::vector<float> Query(uint32_t seed) { return testing::RandomQueries(1, kHeadDim, seed); }
 
 TEST(AttendHeadTest, StreamingSoftmaxMatchesTheTwoPassReference) {
   for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0}) {
