@@ -5,7 +5,7 @@
 // Layout: run-major. A block holds, for every (layer, K|V, kv_head), a "run" of `block_size`
 // consecutive rows; the pool keeps each (layer, K|V, kv_head)'s runs of all blocks together:
 //   [layer][K: kv_head][block][slot][key_row] [V: kv_head][block][slot][value_row]
-// A sequence's blocks are mostly consecutive ids (the free list hands them out in order), so one
+// A sequence's blocks are mostly consecutive ids (a fresh pool hands them out in order), so one
 // head's keys for consecutive positions are consecutive in memory across block boundaries too, and
 // decode attention streams them. (Block-major storage, a block's runs side by side, made every
 // run a separate 4 KiB island 384 KiB from the next block's: long-context decode read the cache at
