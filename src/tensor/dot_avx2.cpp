@@ -146,31 +146,9 @@ KVIK_AVX2 float DotOne(const uint8_t* row, const float* x, int64_t n) {
 }
 
 template <Plain P>
-DotTokensFn PlainTokens(int n_tokens) {
-  switch (n_tokens) {
-    case 1:
-      return DotPlainTokens<P, 1>;
-    case 2:
-      return DotPlainTokens<P, 2>;
-    case 3:
-      return DotPlainTokens<P, 3>;
-    default:
-      return DotPlainTokens<P, 4>;
-  }
-}
+KVIK_TOKEN_TABLE(PlainTokens, DotTokensFn, DotPlainTokens, P)
 
-DotTokensFn Q8_0Tokens(int n_tokens) {
-  switch (n_tokens) {
-    case 1:
-      return DotQ8_0Tokens<1>;
-    case 2:
-      return DotQ8_0Tokens<2>;
-    case 3:
-      return DotQ8_0Tokens<3>;
-    default:
-      return DotQ8_0Tokens<4>;
-  }
-}
+KVIK_TOKEN_TABLE(Q8_0Tokens, DotTokensFn, DotQ8_0Tokens)
 
 }  // namespace
 

@@ -282,47 +282,14 @@ KVIK_AVX512 float DotOne(const uint8_t* row, const float* x, int64_t n) {
   return out;
 }
 
-// FN(n_tokens): KERNEL<ARGS..., n_tokens> for 1..4 tokens (4 for more).
-#define KVIK_TOKEN_TABLE(FN, RESULT, KERNEL, ...) \
-  RESULT FN(int n_tokens) {                        \
-    switch (n_tokens) {                            \
-      case 1: return KERNEL<__VA_ARGS__, 1>;       \
-      case 2: return KERNEL<__VA_ARGS__, 2>;       \
-      case 3: return KERNEL<__VA_ARGS__, 3>;       \
-      default: return KERNEL<__VA_ARGS__, 4>;      \
-    }                                              \
-  }
-
 template <Plain P>
 KVIK_TOKEN_TABLE(PlainRowsTokens, DotRowsTokensFn, DotPlainRowsTokens, P, kRowsPerKernel)
 KVIK_TOKEN_TABLE(F32RowsTokens, DotRowsTokensFn, DotF32RowsTokens, kRowsPerKernel)
 
 template <Plain P>
-DotTokensFn PlainTokens(int n_tokens) {
-  switch (n_tokens) {
-    case 1:
-      return DotPlainTokens<P, 1>;
-    case 2:
-      return DotPlainTokens<P, 2>;
-    case 3:
-      return DotPlainTokens<P, 3>;
-    default:
-      return DotPlainTokens<P, 4>;
-  }
-}
+KVIK_TOKEN_TABLE(PlainTokens, DotTokensFn, DotPlainTokens, P)
 
-DotTokensFn Q8_0Tokens(int n_tokens) {
-  switch (n_tokens) {
-    case 1:
-      return DotQ8_0Tokens<1>;
-    case 2:
-      return DotQ8_0Tokens<2>;
-    case 3:
-      return DotQ8_0Tokens<3>;
-    default:
-      return DotQ8_0Tokens<4>;
-  }
-}
+KVIK_TOKEN_TABLE(Q8_0Tokens, DotTokensFn, DotQ8_0Tokens)
 
 }  // namespace
 

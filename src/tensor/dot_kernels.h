@@ -22,6 +22,19 @@ using DotTokensFn = void (*)(const uint8_t* row, const float* x, int64_t x_strid
                              float* out, int64_t out_stride);
 // The largest token count a DotTokensFn handles (register blocking of MatMul).
 constexpr int kMaxTokensPerKernel = 4;
+
+// Defines `RESULT FN(int n_tokens)`, returning KERNEL<ARGS..., n_tokens> for 1..4 tokens (the
+// 4-token instantiation for more): how each kernel set hands MatMul its token-batched kernels.
+#define KVIK_TOKEN_TABLE(FN, RESULT, KERNEL, ...)                       \
+  RESULT FN(int n_tokens) {                                             \
+    static_assert(::kvik::kernels::kMaxTokensPerKernel == 4);           \
+    switch (n_tokens) {                                                 \
+      case 1: return KERNEL<__VA_OPT__(__VA_ARGS__, ) 1>;               \
+      case 2: return KERNEL<__VA_OPT__(__VA_ARGS__, ) 2>;               \
+      case 3: return KERNEL<__VA_OPT__(__VA_ARGS__, ) 3>;               \
+      default: return KERNEL<__VA_OPT__(__VA_ARGS__, ) 4>;              \
+    }                                                                   \
+  }
 // out[t * out_stride + r] = row r · x_t for kRowsPerKernel rows `row_bytes` apart and the kernel's
 // fixed number of tokens; each result bit-identical to the same ISA's DotFn on that row and token.
 using DotRowsTokensFn = void (*)(const uint8_t* rows, int64_t row_bytes, const float* x,

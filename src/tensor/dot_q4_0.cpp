@@ -229,26 +229,11 @@ KVIK_Q4_VNNI inline __m256i PartialSumsVnni(__m256i w, const Q8Act& a) {
 KVIK_Q4_KERNEL(DotQ4Avx2, KVIK_Q4_AVX2, PartialSumsAvx2)
 KVIK_Q4_KERNEL(DotQ4Vnni, KVIK_Q4_VNNI, PartialSumsVnni)
 
-// FN(n_tokens): the instantiation of kernel template NAME for that many tokens (4 for more).
-#define KVIK_Q4_TOKENS_TABLE(FN, RESULT, NAME, ...) \
-  RESULT FN(int n_tokens) {                         \
-    switch (n_tokens) {                             \
-      case 1:                                       \
-        return NAME<__VA_ARGS__ 1>;                 \
-      case 2:                                       \
-        return NAME<__VA_ARGS__ 2>;                 \
-      case 3:                                       \
-        return NAME<__VA_ARGS__ 3>;                 \
-      default:                                      \
-        return NAME<__VA_ARGS__ 4>;                 \
-    }                                               \
-  }
-
-KVIK_Q4_TOKENS_TABLE(ScalarTokens, DotQ8TokensFn, DotQ4ScalarTokens, )
-KVIK_Q4_TOKENS_TABLE(Avx2Tokens, DotQ8TokensFn, DotQ4Avx2, )
-KVIK_Q4_TOKENS_TABLE(VnniTokens, DotQ8TokensFn, DotQ4Vnni, )
+KVIK_TOKEN_TABLE(ScalarTokens, DotQ8TokensFn, DotQ4ScalarTokens)
+KVIK_TOKEN_TABLE(Avx2Tokens, DotQ8TokensFn, DotQ4Avx2)
+KVIK_TOKEN_TABLE(VnniTokens, DotQ8TokensFn, DotQ4Vnni)
 // Two rows per call need AVX-512VL's 32 registers (2 rows × 4 tokens × 2 accumulators).
-KVIK_Q4_TOKENS_TABLE(VnniRowsTokens, DotQ8RowsTokensFn, DotQ4VnniRows, kRowsPerKernel, )
+KVIK_TOKEN_TABLE(VnniRowsTokens, DotQ8RowsTokensFn, DotQ4VnniRows, kRowsPerKernel)
 
 // Activation blocks for one-token dot products.
 struct OneTokenActivations;

@@ -4,7 +4,6 @@
 
 #include <cmath>
 #include <ostream>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -12,6 +11,7 @@
 #include "kvik/tensor.h"
 #include "tensor/dot_kernels.h"
 #include "util/thread_pool.h"
+#include "tensor/random_floats.h"
 
 namespace kvik {
 namespace {
@@ -19,13 +19,7 @@ namespace {
 using kernels::Isa;
 using kernels::KernelSet;
 
-std::vector<float> RandomFloats(int64_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
+using testing::RandomFloats;
 
 std::vector<uint8_t> Quantized(DType type, int64_t rows, int64_t cols, uint32_t seed) {
   const auto values = RandomFloats(rows * cols, seed);

@@ -1,23 +1,17 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <random>
 #include <vector>
 
 #include "kvik/quantize.h"
 #include "kvik/tensor.h"
 #include "util/thread_pool.h"
+#include "tensor/random_floats.h"
 
 namespace kvik {
 namespace {
 
-std::vector<float> RandomFloats(int64_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
+using testing::RandomFloats;
 
 std::vector<uint8_t> Quantized(DType type, const std::vector<float>& values, int64_t rows, int64_t cols) {
   std::vector<uint8_t> out(RowBytes(type, cols) * rows);

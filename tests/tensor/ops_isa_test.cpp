@@ -4,22 +4,16 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <random>
 #include <vector>
 
 #include "tensor/dot_kernels.h"
 #include "tensor/op_kernels.h"
+#include "tensor/random_floats.h"
 
 namespace kvik::kernels {
 namespace {
 
-std::vector<float> RandomFloats(int64_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
+using testing::RandomFloats;
 
 const int64_t kOddLengths[] = {1, 5, 15, 16, 17, 31, 33, 100, 768, 4097};
 

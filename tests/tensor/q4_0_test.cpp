@@ -5,13 +5,13 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <random>
 #include <vector>
 
 #include "kvik/quantize.h"
 #include "kvik/tensor.h"
 #include "tensor/dot_kernels.h"
 #include "util/half.h"
+#include "tensor/random_floats.h"
 
 namespace kvik {
 namespace {
@@ -19,13 +19,7 @@ namespace {
 using kernels::KernelSet;
 using kernels::Q8Act;
 
-std::vector<float> RandomFloats(int64_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
+using testing::RandomFloats;
 
 std::vector<uint8_t> Q4Row(const std::vector<float>& values) {
   std::vector<uint8_t> row(RowBytes(DType::kQ4_0, values.size()));
