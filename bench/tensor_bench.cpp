@@ -6,6 +6,8 @@
 
 #include <immintrin.h>
 
+#include <cstdlib>
+#include <memory>
 #include <random>
 #include <vector>
 
@@ -35,6 +37,27 @@ std::vector<uint8_t> Matrix(DType type, int64_t rows, int64_t cols) {
   return out;
 }
 
+// A matrix as the model holds it: Q4_0 interleaved in groups of 16 rows (InterleaveRows), unless
+// `row_major` asks for the file's layout.
+struct Weights {
+  std::vector<uint8_t> row_major;
+  std::unique_ptr<uint8_t, void (*)(void*)> interleaved{nullptr, std::free};
+  MatrixView view;
+  int64_t bytes = 0;
+};
+
+Weights MatrixWeights(DType type, int64_t rows, int64_t cols, bool row_major = false) {
+  Weights w;
+  w.row_major = Matrix(type, rows, cols);
+  w.view = {type, rows, cols, w.row_major.data()};
+  w.bytes = static_cast<int64_t>(w.row_major.size());
+  if (const int64_t bytes = InterleavedBytes(w.view); bytes > 0 && !row_major) {
+    w.interleaved.reset(static_cast<uint8_t*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64)));
+    w.view = InterleaveRows(w.view, w.interleaved.get());
+  }
+  return w;
+}
+
 void SetLabel(benchmark::State& state, DType type) {
   state.SetLabel(std::string(Name(type)) + " " + std::string(KernelIsa()));
 }
@@ -60,34 +83,36 @@ void BM_DotRow(benchmark::State& state) {
 void BM_MatVec(benchmark::State& state) {
   const DType type = kTypes[state.range(0)];
   const int64_t rows = state.range(1), cols = state.range(2);
-  const auto w = Matrix(type, rows, cols);
+  const Weights w = MatrixWeights(type, rows, cols);
   const auto x = RandomFloats(cols, 3);
   std::vector<float> y(rows);
   ThreadPool pool(static_cast<int>(state.range(3)));
   for (auto _ : state) {
-    MatVec({type, rows, cols, w.data()}, x.data(), y.data(), &pool);
+    MatVec(w.view, x.data(), y.data(), &pool);
     benchmark::ClobberMemory();
   }
-  SetRates(state, static_cast<int64_t>(w.size()), 2.0 * rows * cols);
+  SetRates(state, w.bytes, 2.0 * rows * cols);
   SetLabel(state, type);
 }
 
 // Args: type index, rows, cols, tokens, threads, blocked (1: token-batched kernels; 0: one DotRow
-// per (row, token) with the same ISA — the gain of register blocking).
+// per (row, token) with the same ISA — the gain of register blocking; for Q4_0, row-major rows,
+// which take the scalar kernel — the gain of interleaving).
 void BM_MatMul(benchmark::State& state) {
   const DType type = kTypes[state.range(0)];
   const int64_t rows = state.range(1), cols = state.range(2), tokens = state.range(3);
-  const auto w = Matrix(type, rows, cols);
+  const bool blocked = state.range(5) != 0;
+  const Weights w = MatrixWeights(type, rows, cols, /*row_major=*/!blocked);
   const auto x = RandomFloats(tokens * cols, 4);
   std::vector<float> y(tokens * rows);
   ThreadPool pool(static_cast<int>(state.range(4)));
   kernels::KernelSet set = kernels::KernelsFor(kernels::SelectedIsa(), type);
-  if (state.range(5) == 0) set.dot_tokens = nullptr, set.dot_rows_tokens = nullptr, set.dot_q8_rows_tokens = nullptr;
+  if (!blocked) set.dot_tokens = nullptr, set.dot_rows_tokens = nullptr;
   for (auto _ : state) {
-    kernels::MatMulWith(set, {type, rows, cols, w.data()}, x.data(), tokens, y.data(), &pool);
+    kernels::MatMulWith(set, w.view, x.data(), tokens, y.data(), &pool);
     benchmark::ClobberMemory();
   }
-  SetRates(state, static_cast<int64_t>(w.size()) + 4 * tokens * cols, 2.0 * rows * cols * tokens);
+  SetRates(state, w.bytes + 4 * tokens * cols, 2.0 * rows * cols * tokens);
   SetLabel(state, type);
   if (state.range(5) == 0)
     state.SetLabel(std::string(Name(type)) + " " + std::string(KernelIsa()) + " unblocked");

@@ -67,6 +67,10 @@ class File {
   uint64_t file_bytes() const { return bytes_.size(); }
   // The whole file image (mapped).
   std::span<const uint8_t> bytes() const { return bytes_; }
+  // Tells the OS that this process no longer needs the mapped pages wholly inside `range` (part of
+  // bytes()): they leave its resident memory and are read from the file again if touched. Used after
+  // a tensor has been copied into another layout. Does nothing for FromBytes images.
+  void ReleasePages(std::span<const uint8_t> range) const;
   // Where the data section starts (tensor offsets count from here).
   uint64_t data_offset() const { return data_offset_; }
 

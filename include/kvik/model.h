@@ -1,5 +1,5 @@
-// A llama-family transformer loaded from GGUF: config, weights (views into the mmap) and the forward
-// pass for a batch of consecutive tokens of one sequence.
+// A llama-family transformer loaded from GGUF: config, weights (views into the mmap, or into a copy
+// re-laid out for speed) and the forward pass for a batch of consecutive tokens of one sequence.
 #pragma once
 
 #include <cstdint>
@@ -113,7 +113,8 @@ class Model {
                  ForwardState& state, float* logits, bool all_logits, ThreadPool* pool) const;
 
  private:
-  Model(gguf::File file, ModelConfig config, ModelWeights weights);
+  Model(gguf::File file, ModelConfig config, ModelWeights weights,
+        std::unique_ptr<uint8_t, void (*)(void*)> relaid);
   Status Validate(std::span<const ForwardItem> batch, const KvCache& cache) const;
   void ForwardChunk(std::span<const ForwardItem> chunk, KvCache& cache, ForwardState& state,
                     float* logits, ThreadPool* pool) const;
@@ -123,6 +124,8 @@ class Model {
   gguf::File file_;
   ModelConfig config_;
   ModelWeights weights_;
+  // Weights re-laid out for speed (interleaved Q4_0 matrices); the views point into it.
+  std::unique_ptr<uint8_t, void (*)(void*)> relaid_;
 };
 
 }  // namespace kvik

@@ -19,16 +19,36 @@ namespace kvik {
 
 class ThreadPool;
 
-// A row-major weight matrix: `rows` output features, each row `cols` elements of `type`
-// (GGUF dims [cols, rows]). Rows are RowBytes(type, cols) apart.
+// How a matrix's rows are stored.
+enum class RowLayout : uint8_t {
+  kRowMajor,       // row r at data + r * RowBytes(type, cols), as in GGUF files
+  kInterleaved16,  // Q4_0 only: groups of 16 rows interleaved block by block (InterleaveRows)
+};
+
+// A weight matrix: `rows` output features, each row `cols` elements of `type` (GGUF dims
+// [cols, rows]).
 struct MatrixView {
   DType type = DType::kF32;
   int64_t rows = 0;
   int64_t cols = 0;
   const uint8_t* data = nullptr;
+  RowLayout layout = RowLayout::kRowMajor;
 
+  // Row-major layout only (see RowToFloats for any layout).
   const uint8_t* row(int64_t r) const { return data + r * RowBytes(type, cols); }
 };
+
+// Q4_0 matrices multiply several times faster with their rows interleaved in groups of 16
+// (src/tensor/q4_0_layout.h): one vector load then holds weights of 16 rows, which share each
+// activation broadcast and need no per-row reductions. The bytes that layout takes for `w`, or 0
+// when `w` should stay row-major (not Q4_0, or fewer than 16 rows). At most 64 bytes per 16 rows
+// more than the row-major matrix.
+int64_t InterleavedBytes(const MatrixView& w);
+// Writes the row-major Q4_0 matrix `w` to `out` interleaved (InterleavedBytes(w) bytes, 64-byte
+// aligned) and returns the view of it. The values are the same, and so are MatMul's results.
+MatrixView InterleaveRows(const MatrixView& w, uint8_t* out);
+// Row r of w (any layout) as w.cols floats: embedding lookups.
+void RowToFloats(const MatrixView& w, int64_t r, float* out);
 
 // y[r] = W[r] · x for every row. x: cols floats; y: rows floats.
 void MatVec(const MatrixView& w, const float* x, float* y, ThreadPool* pool);

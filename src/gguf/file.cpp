@@ -103,6 +103,15 @@ Result<File> File::Open(const std::string& path) {
   return file;
 }
 
+void File::ReleasePages(std::span<const uint8_t> range) const {
+  if (!mapping_ || range.empty()) return;
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(range.data()) + page - 1) / page * page;
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(range.data()) + range.size()) / page * page;
+  // A private, never-written file mapping: MADV_DONTNEED only drops the page-table entries.
+  if (begin < end) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 Result<File> File::FromBytes(std::span<const uint8_t> bytes, std::string display_name) {
   KVIK_ASSIGN_OR_RETURN(ParsedFile parsed, ParseFile(bytes, display_name));
   File file;

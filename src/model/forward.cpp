@@ -7,7 +7,6 @@
 
 #include "kvik/attention.h"
 #include "kvik/model.h"
-#include "kvik/quantize.h"
 #include "util/thread_pool.h"
 
 namespace kvik {
@@ -118,8 +117,7 @@ void Model::ForwardChunk(std::span<const ForwardItem> chunk, KvCache& cache, For
     for (size_t i = 0; i < item.tokens.size(); ++i, ++n) {
       s.row_sequence[n] = item.seq;
       s.row_position[n] = start + static_cast<int64_t>(i);
-      DequantizeRow(weights_.token_embedding.type, weights_.token_embedding.row(item.tokens[i]),
-                    c.dim, s.x.data() + n * c.dim);
+      RowToFloats(weights_.token_embedding, item.tokens[i], s.x.data() + n * c.dim);
     }
   }
   for (int64_t layer = 0; layer < c.n_layers; ++layer) {

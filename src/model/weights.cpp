@@ -1,7 +1,10 @@
 // Binds GGUF tensors to ModelWeights, checking every name, shape and type against the config.
+#include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "kvik/model.h"
+#include "model/weights.h"
 
 namespace kvik {
 namespace {
@@ -80,6 +83,38 @@ Result<ModelWeights> BindWeights(const gguf::File& file, const ModelConfig& c) {
     KVIK_ASSIGN_OR_RETURN(w.output, Matrix(file, "output.weight", c.vocab_size, c.dim));
   }
   return w;
+}
+
+Result<RelaidWeights> InterleaveQ4_0(ModelWeights& weights, const gguf::File& file) {
+  std::vector<MatrixView*> matrices;
+  for (LayerWeights& l : weights.layers) {
+    for (MatrixView* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) {
+      matrices.push_back(m);
+    }
+  }
+  const bool tied = weights.output.data == weights.token_embedding.data;
+  matrices.push_back(&weights.output);
+  int64_t total = 0;
+  for (const MatrixView* m : matrices) total += (InterleavedBytes(*m) + 63) / 64 * 64;
+  RelaidWeights buffer(nullptr, std::free);
+  if (total == 0) return buffer;
+  buffer.reset(static_cast<uint8_t*>(std::aligned_alloc(64, total)));
+  if (!buffer) {
+    return ResourceExhausted(file.path() + ": cannot allocate " + std::to_string(total) +
+                             " bytes for the interleaved Q4_0 weights");
+  }
+  uint8_t* next = buffer.get();
+  for (MatrixView* m : matrices) {
+    const int64_t bytes = InterleavedBytes(*m);
+    if (bytes == 0) continue;
+    const MatrixView row_major = *m;
+    *m = InterleaveRows(row_major, next);
+    file.ReleasePages({row_major.data, static_cast<size_t>(RowBytes(m->type, m->cols) * m->rows)});
+    next += (bytes + 63) / 64 * 64;
+  }
+  // The embedding lookup reads rows of the same matrix, in whichever layout it now has.
+  if (tied) weights.token_embedding = weights.output;
+  return buffer;
 }
 
 }  // namespace kvik

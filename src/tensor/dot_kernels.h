@@ -42,13 +42,12 @@ using DotRowsTokensFn = void (*)(const uint8_t* rows, int64_t row_bytes, const f
 constexpr int kRowsPerKernel = 2;
 
 // 32 activations rounded to int8 with one f32 scale (x ≈ q · d), for weight types multiplied in
-// integers (Q4_0, see dot_q4_0.cpp). bias[g] = −8 · (q[4g] + … + q[4g+3]) folds Q4_0's "− 8" into
-// the integer sum of each group of four.
-struct alignas(32) Q8Act {
+// integers (Q4_0, see dot_q4_0.cpp). bias = −8 · (q[0] + … + q[31]) folds Q4_0's "− 8" into the
+// block's integer sum: Σ (w − 8) · q = Σ w · q + bias.
+struct alignas(8) Q8Act {
   int8_t q[32];
-  int32_t bias[8];
-  float d8[8];  // d in every lane: the kernels' FMA reads it as a memory operand
   float d;
+  int32_t bias;
 };
 // Rounds x (n a multiple of 32) to n / 32 blocks; the same bytes on every CPU (AVX2 when the
 // selected ISA has it, else the scalar reference).
@@ -57,9 +56,10 @@ void QuantizeActivationsScalar(const float* x, int64_t n, Q8Act* out);
 // DotTokensFn over rounded activations: x rows are `x_stride` blocks apart.
 using DotQ8TokensFn = void (*)(const uint8_t* row, const Q8Act* x, int64_t x_stride, int64_t n,
                                float* out, int64_t out_stride);
-// DotRowsTokensFn over rounded activations.
-using DotQ8RowsTokensFn = void (*)(const uint8_t* rows, int64_t row_bytes, const Q8Act* x,
-                                   int64_t x_stride, int64_t n, float* out, int64_t out_stride);
+// out[t * out_stride + r] = row r · x_t for the 16 rows of one interleaved group (the layout of
+// q4_0_layout.h) and the kernel's fixed number of tokens.
+using DotQ8GroupTokensFn = void (*)(const uint8_t* group, const Q8Act* x, int64_t x_stride,
+                                    int64_t n, float* out, int64_t out_stride);
 
 struct KernelSet {
   DotFn dot = nullptr;
@@ -70,11 +70,11 @@ struct KernelSet {
   // nullptr when the ISA has none.
   DotRowsTokensFn (*dot_rows_tokens)(int n_tokens) = nullptr;
   // Set for types multiplied against rounded activations (Q4_0): MatMul rounds each x row once
-  // with QuantizeActivations and calls these per weight row; `dot` rounds x itself, then runs the
-  // one-token kernel, so both give the same bits.
+  // with QuantizeActivations and calls these per weight row (row-major rows) or per group of 16
+  // (interleaved rows); `dot` rounds x itself, then runs the one-token kernel. Every ISA's kernels,
+  // row-major or interleaved, give the scalar reference's bits.
   DotQ8TokensFn (*dot_q8_tokens)(int n_tokens) = nullptr;
-  // The same for kRowsPerKernel rows per call (they share each activation load); may be nullptr.
-  DotQ8RowsTokensFn (*dot_q8_rows_tokens)(int n_tokens) = nullptr;
+  DotQ8GroupTokensFn (*dot_q8_group_tokens)(int n_tokens) = nullptr;
 };
 
 enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
@@ -85,7 +85,9 @@ DotFn ScalarDot(DType type);
 // The scalar kernels of `type` (for Q4_0 including the rounded-activation ones).
 KernelSet ScalarKernels(DType type);
 // Q4_0 against rounded activations: scalar (the reference), AVX2, and AVX-512 VNNI (which falls
-// back to AVX2 on AVX-512 CPUs without VNNI). Empty when the CPU lacks the ISA.
+// back to AVX2 on AVX-512 CPUs without VNNI). Only the interleaved-group kernels differ between
+// them; row-major rows (DotRow, the rows after the last full group) take the scalar kernel. Empty
+// when the CPU lacks the ISA.
 KernelSet ScalarQ4_0Kernels();
 KernelSet Avx2Q4_0Kernels();
 KernelSet Avx512Q4_0Kernels();

@@ -11,6 +11,7 @@
 
 #include "kvik/tensor.h"
 #include "tensor/dot_kernels.h"
+#include "tensor/q4_0_layout.h"
 #include "tensor/scratch.h"
 #include "util/thread_pool.h"
 
@@ -120,22 +121,31 @@ void RunRows(const KernelSet& k, const MatrixView& w, const PreparedX& x, int64_
              float* y, int64_t y_stride, int64_t begin, int64_t end) {
   const int64_t row_bytes = RowBytes(w.type, w.cols);
   if (k.dot_q8_tokens) {
-    // Two rows share each activation load, which pays off for decode too (integer kernels load
-    // three activation vectors per block).
-    const int64_t rows_per_call = k.dot_q8_rows_tokens ? kRowsPerKernel : 1;
-    ForTiles(
-        begin, end, n_tokens, rows_per_call, [&](int64_t r, int64_t rows, int64_t t, int group) {
-          const uint8_t* row = w.data + r * row_bytes;
-          const Q8Act* xt = x.q + t * x.q_stride;
-          if (rows == kRowsPerKernel) {
-            k.dot_q8_rows_tokens(group)(row, row_bytes, xt, x.q_stride, w.cols,
-                                        y + t * y_stride + r, y_stride);
-          } else {
-            k.dot_q8_tokens(group)(row, xt, x.q_stride, w.cols, y + t * y_stride + r, y_stride);
-          }
-        });
+    const uint8_t* row_major = w.data;  // where row `row_major_from` starts
+    int64_t row_major_from = 0;
+    if (w.layout == RowLayout::kInterleaved16) {
+      // A group belongs to the range holding its first row, so groups split between ranges (whose
+      // bounds need not be multiples of 16 in MatMulShared) are computed once, whole.
+      const int64_t groups = w.rows / q4_0::kGroupRows, group_bytes = q4_0::GroupBytes(w.cols);
+      const int64_t first = (begin + q4_0::kGroupRows - 1) / q4_0::kGroupRows;
+      for (int64_t g = first; g < groups && g * q4_0::kGroupRows < end; ++g) {
+        for (int64_t t = 0; t < n_tokens; t += kMaxTokensPerKernel) {
+          const int group = static_cast<int>(std::min<int64_t>(kMaxTokensPerKernel, n_tokens - t));
+          k.dot_q8_group_tokens(group)(w.data + g * group_bytes, x.q + t * x.q_stride, x.q_stride,
+                                       w.cols, y + t * y_stride + g * q4_0::kGroupRows, y_stride);
+        }
+      }
+      row_major_from = groups * q4_0::kGroupRows;
+      row_major = w.data + groups * group_bytes;
+      begin = std::max(begin, row_major_from);
+    }
+    ForTiles(begin, end, n_tokens, 1, [&](int64_t r, int64_t, int64_t t, int group) {
+      k.dot_q8_tokens(group)(row_major + (r - row_major_from) * row_bytes, x.q + t * x.q_stride,
+                             x.q_stride, w.cols, y + t * y_stride + r, y_stride);
+    });
     return;
   }
+  assert(w.layout == RowLayout::kRowMajor && "only Q4_0 matrices are interleaved");
   // Row blocking pays off once the product is compute-bound: measured (small-f32, 2 threads) it
   // speeds up pp32 and pp64 by 15-25% and a 64-sequence decode batch by 6%, but slows batches of 4
   // and 16 sequences, which stream the weights from memory, by 10-25%.

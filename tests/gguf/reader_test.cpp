@@ -124,12 +124,16 @@ TEST(GgufReader, AcceptsEmptyKeysStringsAndArrays) {
   EXPECT_TRUE(file->GetNumberArray("empty").value().empty());
 }
 
-TEST(GgufReader, OpensAFileFromDiskThroughMmap) {
-  const auto bytes = HandBuiltFile(3);
-  const std::string path = TempPath("hand.gguf");
+void WriteFile(const std::string& path, const std::vector<uint8_t>& bytes) {
   std::ofstream(path, std::ios::binary)
       .write(reinterpret_cast<const char*>(bytes.data()),
              static_cast<std::streamsize>(bytes.size()));
+}
+
+TEST(GgufReader, OpensAFileFromDiskThroughMmap) {
+  const auto bytes = HandBuiltFile(3);
+  const std::string path = TempPath("hand.gguf");
+  WriteFile(path, bytes);
   auto file = File::Open(path);
   ASSERT_TRUE(file.ok()) << file.status().message();
   EXPECT_EQ(file->path(), path);
@@ -142,9 +146,7 @@ TEST(GgufReader, OpensAFileFromDiskThroughMmap) {
 TEST(GgufReader, TensorDataStaysValidAfterTheFileIsMoved) {
   const auto bytes = HandBuiltFile(3);
   const std::string path = TempPath("moved.gguf");
-  std::ofstream(path, std::ios::binary)
-      .write(reinterpret_cast<const char*>(bytes.data()),
-             static_cast<std::streamsize>(bytes.size()));
+  WriteFile(path, bytes);
   auto opened = File::Open(path);
   ASSERT_TRUE(opened.ok()) << opened.status().message();
   File file = std::move(opened).value();
@@ -152,6 +154,32 @@ TEST(GgufReader, TensorDataStaysValidAfterTheFileIsMoved) {
   EXPECT_EQ(moved.FindTensor("token_embd.weight")->data[0], 0);
   EXPECT_EQ(moved.GetString("general.architecture").value(), "llama");
   std::remove(path.c_str());
+}
+
+// Released pages leave the process's resident set but read back the file's bytes when touched
+// again (a model re-lays out tensors and releases the originals; anything else may still read them).
+TEST(GgufReader, ReleasedTensorPagesStillReadTheFilesBytes) {
+  constexpr uint64_t kElements = 64 * 1024;  // f32 → 256 KiB: many whole pages
+  GgufBytes b;
+  b.Header(3, 1, 0).TensorInfo("big", {kElements}, testing::kTensorF32, 0).ZeroPadTo(32);
+  std::vector<uint8_t> bytes = b.bytes();
+  for (uint64_t i = 0; i < kElements * 4; ++i) bytes.push_back(static_cast<uint8_t>(i * 7 + 1));
+  const std::string path = TempPath("release.gguf");
+  WriteFile(path, bytes);
+  auto file = File::Open(path);
+  ASSERT_TRUE(file.ok()) << file.status().message();
+  const TensorInfo* big = file->FindTensor("big");
+  ASSERT_NE(big, nullptr);
+  const std::vector<uint8_t> before(big->data, big->data + big->n_bytes);
+  file->ReleasePages({big->data, static_cast<size_t>(big->n_bytes)});
+  EXPECT_EQ(std::memcmp(big->data, before.data(), before.size()), 0);
+  EXPECT_EQ(std::memcmp(big->data, bytes.data() + bytes.size() - before.size(), before.size()), 0);
+  std::remove(path.c_str());
+  // An in-memory image has no mapping to release: a no-op.
+  auto image = File::FromBytes(bytes);
+  ASSERT_TRUE(image.ok());
+  image->ReleasePages(image->bytes());
+  EXPECT_EQ(image->bytes()[image->bytes().size() - 1], bytes.back());
 }
 
 // A 4 GiB tensor in a sparse file: Open must read only the header, so it takes milliseconds.

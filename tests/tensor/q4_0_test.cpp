@@ -1,23 +1,29 @@
 // Q4_0 × rounded activations (src/tensor/dot_q4_0.cpp): the rounding itself, the exact integer
-// block sums, agreement between ISAs, and the error the rounding adds against f32 activations.
+// block sums, the interleaved layout, agreement between ISAs and layouts, and the error the
+// rounding adds against f32 activations.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <limits>
 #include <vector>
 
 #include "kvik/quantize.h"
 #include "kvik/tensor.h"
 #include "tensor/dot_kernels.h"
-#include "util/half.h"
+#include "tensor/q4_0_layout.h"
 #include "tensor/random_floats.h"
+#include "util/half.h"
+#include "util/thread_pool.h"
 
 namespace kvik {
 namespace {
 
 using kernels::KernelSet;
 using kernels::Q8Act;
+constexpr int64_t kGroupRows = kernels::q4_0::kGroupRows;
 
 using testing::RandomFloats;
 
@@ -55,9 +61,9 @@ TEST(Q8ActivationsTest, EachValueIsWithinHalfAStepAndTheLargestIsExact) {
       max_step = std::max(max_step, std::abs(static_cast<int>(a.q[j])));
     }
     EXPECT_EQ(max_step, 127);
-    for (int g = 0; g < 8; ++g) {
-      EXPECT_EQ(a.bias[g], -8 * (a.q[4 * g] + a.q[4 * g + 1] + a.q[4 * g + 2] + a.q[4 * g + 3]));
-    }
+    int sum = 0;
+    for (int j = 0; j < 32; ++j) sum += a.q[j];
+    EXPECT_EQ(a.bias, -8 * sum);
   }
 }
 
@@ -92,7 +98,7 @@ TEST(Q8ActivationsTest, DispatchedRoundingGivesTheScalarReferencesBytes) {
   kernels::QuantizeActivationsScalar(x.data(), 32 * 40, reference.data());
   for (int b = 0; b < 40; ++b) {
     ASSERT_EQ(std::memcmp(fast[b].q, reference[b].q, 32), 0) << "block " << b;
-    ASSERT_EQ(std::memcmp(fast[b].bias, reference[b].bias, 32), 0) << "block " << b;
+    ASSERT_EQ(fast[b].bias, reference[b].bias) << "block " << b;
     ASSERT_EQ(std::memcmp(&fast[b].d, &reference[b].d, 4), 0) << "block " << b;
   }
   // Non-finite inputs give a zero block whose scale carries the NaN/infinity to the result.
@@ -119,7 +125,7 @@ double ExactDot(const std::vector<uint8_t>& row, const std::vector<Q8Act>& x) {
   return sum;
 }
 
-TEST(Q4_0KernelTest, EveryIsaMatchesTheExactSumOfItsRoundedInputs) {
+TEST(Q4_0KernelTest, TheReferenceMatchesTheExactSumOfItsRoundedInputs) {
   for (int64_t n : {32, 64, 96, 32 * 33, 32 * 129}) {
     const auto row = Q4Row(RandomFloats(n, 2));
     const auto x = Rounded(RandomFloats(n, 3));
@@ -134,72 +140,138 @@ TEST(Q4_0KernelTest, EveryIsaMatchesTheExactSumOfItsRoundedInputs) {
   }
 }
 
-TEST(Q4_0KernelTest, Avx2AndAvx512KernelsGiveTheSameBits) {
-  if (!kernels::CpuHasAvx512()) GTEST_SKIP() << "no AVX-512 on this CPU";
-  const KernelSet avx2 = kernels::Avx2Q4_0Kernels(), avx512 = kernels::Avx512Q4_0Kernels();
-  for (int64_t n : {32, 64, 96, 32 * 33, 32 * 129}) {
-    const auto row = Q4Row(RandomFloats(n, 4));
-    const auto x = RandomFloats(n, 5);
-    EXPECT_EQ(avx2.dot(row.data(), x.data(), n), avx512.dot(row.data(), x.data(), n)) << n;
+// A row-major Q4_0 matrix of random rows.
+std::vector<uint8_t> Q4Matrix(int64_t rows, int64_t cols, uint32_t seed) {
+  std::vector<uint8_t> m;
+  for (int64_t r = 0; r < rows; ++r) {
+    const auto row = Q4Row(RandomFloats(cols, seed + static_cast<uint32_t>(r)));
+    m.insert(m.end(), row.begin(), row.end());
   }
+  return m;
 }
 
-TEST(Q4_0KernelTest, TokenBatchedKernelsEqualTheOneTokenKernelBitForBit) {
-  const int64_t n = 32 * 7;
-  const auto row = Q4Row(RandomFloats(n, 6));
-  const int64_t stride = n / 32 + 1;  // token rows need not be packed
-  std::vector<Q8Act> x(kernels::kMaxTokensPerKernel * stride);
-  for (int t = 0; t < kernels::kMaxTokensPerKernel; ++t) {
-    const auto values = RandomFloats(n, 7 + t);
-    kernels::QuantizeActivations(values.data(), n, x.data() + t * stride);
-  }
-  for (const KernelSet& set : SupportedSets()) {
-    for (int count = 1; count <= kernels::kMaxTokensPerKernel; ++count) {
-      std::vector<float> out(2 * count, -1.0f);
-      set.dot_q8_tokens(count)(row.data(), x.data(), stride, n, out.data(), 2);
-      for (int t = 0; t < count; ++t) {
-        float alone = 0;
-        set.dot_q8_tokens(1)(row.data(), x.data() + t * stride, 0, n, &alone, 0);
-        ASSERT_EQ(out[2 * t], alone) << "token " << t << " of " << count;
-        ASSERT_EQ(out[2 * t + 1], -1.0f) << "wrote outside its output stride";
+struct Interleaved {
+  std::unique_ptr<uint8_t, void (*)(void*)> bytes{nullptr, std::free};
+  MatrixView view;
+};
+
+Interleaved Interleave(const MatrixView& w) {
+  Interleaved out;
+  const int64_t bytes = InterleavedBytes(w);
+  out.bytes.reset(static_cast<uint8_t*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64)));
+  out.view = InterleaveRows(w, out.bytes.get());
+  return out;
+}
+
+TEST(Q4_0LayoutTest, OnlyQ4_0MatricesOf16RowsOrMoreAreInterleaved) {
+  EXPECT_EQ(InterleavedBytes({DType::kQ4_0, 15, 64, nullptr}), 0);
+  EXPECT_EQ(InterleavedBytes({DType::kQ8_0, 64, 64, nullptr}), 0);
+  EXPECT_EQ(InterleavedBytes({DType::kQ4_0, 16, 64, nullptr, RowLayout::kInterleaved16}), 0);
+  // 2 blocks × 16 rows × 18 bytes = 576 = 9 cache lines; 9 blocks (288 columns) pad a group's
+  // 2592 bytes to 2624, and the 3 rows after the last group stay row-major.
+  EXPECT_EQ(InterleavedBytes({DType::kQ4_0, 16, 64, nullptr}), 576);
+  EXPECT_EQ(InterleavedBytes({DType::kQ4_0, 35, 288, nullptr}), 2 * 2624 + 3 * 9 * 18);
+}
+
+TEST(Q4_0LayoutTest, EveryRowReadsBackAsTheRowMajorRow) {
+  for (int64_t rows : {16, 35, 64}) {
+    for (int64_t cols : {32, 288, 768}) {
+      const auto m = Q4Matrix(rows, cols, 50);
+      const MatrixView row_major{DType::kQ4_0, rows, cols, m.data()};
+      const Interleaved interleaved = Interleave(row_major);
+      EXPECT_EQ(interleaved.view.layout, RowLayout::kInterleaved16);
+      std::vector<float> expected(cols), got(cols);
+      for (int64_t r = 0; r < rows; ++r) {
+        RowToFloats(row_major, r, expected.data());
+        RowToFloats(interleaved.view, r, got.data());
+        ASSERT_EQ(got, expected) << rows << "x" << cols << " row " << r;
       }
     }
   }
 }
 
-TEST(Q4_0KernelTest, RowsKernelsEqualTheOneRowKernelBitForBit) {
-  const int64_t n = 32 * 9, row_bytes = RowBytes(DType::kQ4_0, n) + 7;
-  std::vector<uint8_t> rows(kernels::kRowsPerKernel * row_bytes);
-  for (int r = 0; r < kernels::kRowsPerKernel; ++r) {
-    const auto row = Q4Row(RandomFloats(n, 30 + r));
-    std::copy(row.begin(), row.end(), rows.begin() + r * row_bytes);
-  }
-  std::vector<Q8Act> x(kernels::kMaxTokensPerKernel * (n / 32));
-  for (int t = 0; t < kernels::kMaxTokensPerKernel; ++t) {
-    const auto values = RandomFloats(n, 40 + t);
-    kernels::QuantizeActivations(values.data(), n, x.data() + t * (n / 32));
-  }
-  int tested = 0;
-  for (const KernelSet& set : SupportedSets()) {
-    if (!set.dot_q8_rows_tokens) continue;
-    ++tested;
-    for (int count = 1; count <= kernels::kMaxTokensPerKernel; ++count) {
-      const int64_t out_stride = kernels::kRowsPerKernel + 1;
-      std::vector<float> out(count * out_stride, -1.0f);
-      set.dot_q8_rows_tokens(count)(rows.data(), row_bytes, x.data(), n / 32, n, out.data(),
-                                    out_stride);
-      for (int t = 0; t < count; ++t) {
-        for (int r = 0; r < kernels::kRowsPerKernel; ++r) {
-          float alone = 0;
-          set.dot_q8_tokens(1)(rows.data() + r * row_bytes, x.data() + t * (n / 32), 0, n, &alone,
-                               0);
-          ASSERT_EQ(out[t * out_stride + r], alone) << "row " << r << " token " << t;
+TEST(Q4_0KernelTest, EveryIsasGroupKernelGivesTheReferencesBitsForEachRowAndToken) {
+  for (int64_t n : {32, 96, 288, 32 * 33}) {
+    const auto m = Q4Matrix(kGroupRows, n, 60);
+    const Interleaved group = Interleave({DType::kQ4_0, kGroupRows, n, m.data()});
+    const int64_t stride = n / 32 + 1;  // token rows need not be packed
+    std::vector<Q8Act> x(kernels::kMaxTokensPerKernel * stride);
+    for (int t = 0; t < kernels::kMaxTokensPerKernel; ++t) {
+      const auto values = RandomFloats(n, 70 + t);
+      kernels::QuantizeActivations(values.data(), n, x.data() + t * stride);
+    }
+    const KernelSet reference = kernels::ScalarQ4_0Kernels();
+    const int64_t row_bytes = RowBytes(DType::kQ4_0, n);
+    for (const KernelSet& set : SupportedSets()) {
+      for (int count = 1; count <= kernels::kMaxTokensPerKernel; ++count) {
+        const int64_t out_stride = kGroupRows + 1;
+        std::vector<float> out(count * out_stride, -1.0f);
+        set.dot_q8_group_tokens(count)(group.bytes.get(), x.data(), stride, n, out.data(),
+                                       out_stride);
+        for (int t = 0; t < count; ++t) {
+          for (int r = 0; r < kGroupRows; ++r) {
+            float alone = 0;
+            reference.dot_q8_tokens(1)(m.data() + r * row_bytes, x.data() + t * stride, 0, n,
+                                       &alone, 0);
+            ASSERT_EQ(out[t * out_stride + r], alone)
+                << "n=" << n << " row " << r << " token " << t << " of " << count;
+          }
+          ASSERT_EQ(out[t * out_stride + kGroupRows], -1.0f) << "wrote past its 16 rows";
         }
-        ASSERT_EQ(out[t * out_stride + kernels::kRowsPerKernel], -1.0f) << "wrote past its rows";
       }
     }
   }
-  if (tested == 0) GTEST_SKIP() << "no ISA with a two-row Q4_0 kernel on this CPU";
+}
+
+TEST(Q4_0KernelTest, InterleavedMatMulEqualsRowMajorDotRowsAtAnyThreadCount) {
+  const int64_t cols = 32 * 9;
+  ThreadPool two(2);
+  for (int64_t rows : {16, 35, 100}) {
+    const auto m = Q4Matrix(rows, cols, 80);
+    const MatrixView row_major{DType::kQ4_0, rows, cols, m.data()};
+    const Interleaved interleaved = Interleave(row_major);
+    for (int64_t tokens : {1, 5, 9}) {
+      const auto x = RandomFloats(tokens * cols, 90);
+      std::vector<float> expected(tokens * rows);
+      for (int64_t t = 0; t < tokens; ++t) {
+        for (int64_t r = 0; r < rows; ++r) {
+          expected[t * rows + r] = DotRow(DType::kQ4_0, row_major.row(r), x.data() + t * cols, cols);
+        }
+      }
+      for (const KernelSet& set : SupportedSets()) {
+        for (ThreadPool* pool : {static_cast<ThreadPool*>(nullptr), &two}) {
+          std::vector<float> y(tokens * rows, -1.0f);
+          kernels::MatMulWith(set, interleaved.view, x.data(), tokens, y.data(), pool);
+          ASSERT_EQ(y, expected) << rows << " rows, " << tokens << " tokens";
+        }
+      }
+    }
+  }
+}
+
+TEST(Q4_0KernelTest, SharedMatMulSplitsGroupsAcrossUnalignedMatrixBoundaries) {
+  // Rows end to end: 35 + 40 + 16, so later matrices' groups start at rows 35 and 75 of the range
+  // the threads split in chunks of 16.
+  const int64_t cols = 64, tokens = 3;
+  const int64_t row_counts[] = {35, 40, 16};
+  std::vector<std::vector<uint8_t>> matrices;
+  std::vector<Interleaved> interleaved;
+  for (int64_t rows : row_counts) {
+    matrices.push_back(Q4Matrix(rows, cols, 100 + static_cast<uint32_t>(rows)));
+    interleaved.push_back(Interleave({DType::kQ4_0, rows, cols, matrices.back().data()}));
+  }
+  const auto x = RandomFloats(tokens * cols, 110);
+  ThreadPool two(2);
+  std::vector<std::vector<float>> shared(3), alone(3);
+  std::vector<MatMulTarget> targets;
+  for (int i = 0; i < 3; ++i) {
+    shared[i].assign(tokens * row_counts[i], -1.0f);
+    alone[i].assign(tokens * row_counts[i], -2.0f);
+    targets.push_back({interleaved[i].view, shared[i].data()});
+    MatMul(interleaved[i].view, x.data(), tokens, alone[i].data(), nullptr);
+  }
+  MatMulShared(targets, x.data(), tokens, &two);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(shared[i], alone[i]) << "matrix " << i;
 }
 
 TEST(Q4_0KernelTest, RoundingTheActivationsCostsAtMostHalfAStepPerWeight) {
