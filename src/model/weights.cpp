@@ -1,10 +1,11 @@
 // Binds GGUF tensors to ModelWeights, checking every name, shape and type against the config.
+#include "model/weights.h"
+
 #include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "kvik/model.h"
-#include "model/weights.h"
 
 namespace kvik {
 namespace {
@@ -27,13 +28,15 @@ Result<const gguf::TensorInfo*> Find(const gguf::File& file, const std::string& 
 }
 
 // GGUF dims [cols, rows] → an (rows, cols) matrix view.
-Result<MatrixView> Matrix(const gguf::File& file, const std::string& name, int64_t rows, int64_t cols) {
-  KVIK_ASSIGN_OR_RETURN(const gguf::TensorInfo* t,
-                        Find(file, name, {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)}));
+Result<MatrixView> Matrix(const gguf::File& file, const std::string& name, int64_t rows,
+                          int64_t cols) {
+  KVIK_ASSIGN_OR_RETURN(
+      const gguf::TensorInfo* t,
+      Find(file, name, {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)}));
   if (!Info(t->type).computable) {
-    return Unimplemented(file.path() + ": tensor '" + name + "' has type " +
-                         std::string(Name(t->type)) +
-                         ", which kvik cannot compute with (supported: f32, f16, bf16, q8_0, q4_0)");
+    return Unimplemented(
+        file.path() + ": tensor '" + name + "' has type " + std::string(Name(t->type)) +
+        ", which kvik cannot compute with (supported: f32, f16, bf16, q8_0, q4_0)");
   }
   return MatrixView{t->type, rows, cols, t->data};
 }

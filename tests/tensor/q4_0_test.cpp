@@ -6,8 +6,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <memory>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "kvik/quantize.h"
@@ -235,7 +235,8 @@ TEST(Q4_0KernelTest, InterleavedMatMulEqualsRowMajorDotRowsAtAnyThreadCount) {
       std::vector<float> expected(tokens * rows);
       for (int64_t t = 0; t < tokens; ++t) {
         for (int64_t r = 0; r < rows; ++r) {
-          expected[t * rows + r] = DotRow(DType::kQ4_0, row_major.row(r), x.data() + t * cols, cols);
+          expected[t * rows + r] =
+              DotRow(DType::kQ4_0, row_major.row(r), x.data() + t * cols, cols);
         }
       }
       for (const KernelSet& set : SupportedSets()) {
