@@ -107,6 +107,14 @@ TEST(ReferenceTest, QuantizedWeightsMatchReferenceOnTheSameDequantizedValues) {
   }
 }
 
+// A tied Q4_0 output is interleaved for the logits, so the embedding lookup reads its rows back
+// from the interleaved layout.
+TEST(ReferenceTest, TiedQ4_0OutputMatchesReferenceThroughTheInterleavedEmbedding) {
+  testing::TempDir dir;
+  ExpectMatchesReference(
+      testing::WriteModel(dir, "tied-q4.gguf", testing::TinyPreset(true), DType::kQ4_0), 512);
+}
+
 TEST(ReferenceTest, ChunkedPrefillGivesTheSameLogitsAsOneChunk) {
   testing::TempDir dir;
   auto model = Model::Load(testing::WriteModel(dir, "tiny.gguf", testing::TinyPreset())).value();
