@@ -124,7 +124,7 @@ class Model {
   gguf::File file_;
   ModelConfig config_;
   ModelWeights weights_;
-  // Weights re-laid out for speed (interleaved Q4_0 matrices); the views point into it.
+  // Weights re-laid out for speed (interleaved Q4_0 and Q8_0 matrices); the views point into it.
   std::unique_ptr<uint8_t, void (*)(void*)> relaid_;
 };
 

@@ -5,8 +5,10 @@
 // forces a lower ISA than the CPU's best (for tests and benchmarks); a higher or unknown one is
 // ignored. Every output element is one dot product computed by one thread in a fixed order, so
 // results are identical for any thread count and for matrix-vector vs matrix-matrix calls; they may
-// differ in the last bits between ISAs. Q4_0 rows multiply x rounded to int8 blocks of 32 (one f32
-// scale each, as llama.cpp's q8_0 activations), in integers; every other type multiplies x as is.
+// differ in the last bits between ISAs (F32, F16, BF16). Q4_0 and Q8_0 rows multiply x rounded to
+// blocks of 32 steps of one f32 scale, in integers — Q4_0 to int8 steps (as llama.cpp's q8_0
+// activations), Q8_0 to 16-bit steps — and give the same bits on every ISA; F32, F16 and BF16
+// multiply x as is.
 #pragma once
 
 #include <cstdint>
@@ -22,7 +24,7 @@ class ThreadPool;
 // How a matrix's rows are stored.
 enum class RowLayout : uint8_t {
   kRowMajor,       // row r at data + r * RowBytes(type, cols), as in GGUF files
-  kInterleaved16,  // Q4_0 only: groups of 16 rows interleaved block by block (InterleaveRows)
+  kInterleaved16,  // Q4_0, Q8_0: groups of 16 rows interleaved block by block (InterleaveRows)
 };
 
 // A weight matrix: `rows` output features, each row `cols` elements of `type` (GGUF dims
@@ -38,13 +40,13 @@ struct MatrixView {
   const uint8_t* row(int64_t r) const { return data + r * RowBytes(type, cols); }
 };
 
-// Q4_0 matrices multiply several times faster with their rows interleaved in groups of 16
-// (src/tensor/q4_0_layout.h): one vector load then holds weights of 16 rows, which share each
-// activation broadcast and need no per-row reductions. The bytes that layout takes for `w`, or 0
-// when `w` should stay row-major (not Q4_0, or fewer than 16 rows). At most 64 bytes per 16 rows
-// more than the row-major matrix.
+// Q4_0 and Q8_0 matrices multiply several times faster with their rows interleaved in groups of 16
+// (src/tensor/interleaved_layout.h): one vector load then holds weights of 16 rows, which share
+// each activation broadcast and need no per-row reductions. The bytes that layout takes for `w`, or
+// 0 when `w` should stay row-major (another type, or fewer than 16 rows). At most 64 bytes per 16
+// rows more than the row-major matrix.
 int64_t InterleavedBytes(const MatrixView& w);
-// Writes the row-major Q4_0 matrix `w` to `out` interleaved (InterleavedBytes(w) bytes, 64-byte
+// Writes the row-major Q4_0 or Q8_0 matrix `w` to `out` interleaved (InterleavedBytes(w) bytes, 64-byte
 // aligned) and returns the view of it. The values are the same, and so are MatMul's results.
 MatrixView InterleaveRows(const MatrixView& w, uint8_t* out);
 // Row r of w (any layout) as w.cols floats: embedding lookups.

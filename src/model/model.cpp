@@ -16,7 +16,7 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& path) {
   KVIK_ASSIGN_OR_RETURN(gguf::File file, gguf::File::Open(path));
   KVIK_ASSIGN_OR_RETURN(ModelConfig config, ModelConfig::FromGguf(file));
   KVIK_ASSIGN_OR_RETURN(ModelWeights weights, BindWeights(file, config));
-  KVIK_ASSIGN_OR_RETURN(RelaidWeights relaid, InterleaveQ4_0(weights, file));
+  KVIK_ASSIGN_OR_RETURN(RelaidWeights relaid, InterleaveWeights(weights, file));
   // The views in `weights` point into the mapping, which moves with `file` unchanged, or into
   // `relaid`.
   return std::unique_ptr<Model>(

@@ -88,7 +88,7 @@ Result<ModelWeights> BindWeights(const gguf::File& file, const ModelConfig& c) {
   return w;
 }
 
-Result<RelaidWeights> InterleaveQ4_0(ModelWeights& weights, const gguf::File& file) {
+Result<RelaidWeights> InterleaveWeights(ModelWeights& weights, const gguf::File& file) {
   std::vector<MatrixView*> matrices;
   for (LayerWeights& l : weights.layers) {
     for (MatrixView* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) {
@@ -104,7 +104,7 @@ Result<RelaidWeights> InterleaveQ4_0(ModelWeights& weights, const gguf::File& fi
   buffer.reset(static_cast<uint8_t*>(std::aligned_alloc(64, total)));
   if (!buffer) {
     return ResourceExhausted(file.path() + ": cannot allocate " + std::to_string(total) +
-                             " bytes for the interleaved Q4_0 weights");
+                             " bytes for the interleaved Q4_0/Q8_0 weights");
   }
   uint8_t* next = buffer.get();
   for (MatrixView* m : matrices) {

@@ -89,54 +89,6 @@ KVIK_AVX2 void DotPlainTokens(const uint8_t* row, const float* x, int64_t x_stri
   for (int t = 0; t < NT; ++t) out[t * out_stride] = HorizontalSum(_mm256_add_ps(acc0[t], acc1[t]));
 }
 
-KVIK_AVX2 inline __m256 BlockScale(const uint8_t* block) {
-  uint16_t h;
-  std::memcpy(&h, block, 2);
-  return _mm256_set1_ps(_cvtsh_ss(h));
-}
-
-KVIK_AVX2 inline __m256 Int8x8ToFloat(__m128i bytes) {
-  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes));
-}
-
-// The 32 weights of a Q8_0 block {f16 d; i8 q[32]} as four groups of 8 f32. (Q4_0 is multiplied in
-// integers: dot_q4_0.cpp.)
-KVIK_AVX2 inline void LoadQ8_0(const uint8_t* block, __m256 w[4]) {
-  const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2));
-  const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 18));
-  w[0] = Int8x8ToFloat(lo);
-  w[1] = Int8x8ToFloat(_mm_srli_si128(lo, 8));
-  w[2] = Int8x8ToFloat(hi);
-  w[3] = Int8x8ToFloat(_mm_srli_si128(hi, 8));
-}
-
-// Per block: s = Σ_k w_k · x_k (8 lanes), acc_t += d · s; n is a multiple of 32.
-template <int NT>
-KVIK_AVX2 void DotQ8_0Tokens(const uint8_t* row, const float* x, int64_t x_stride, int64_t n,
-                              float* out, int64_t out_stride) {
-  constexpr int64_t kBlockBytes = 34;
-  __m256 acc[NT];
-  KVIK_UNROLL
-  for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
-  for (int64_t b = 0; b < n / 32; ++b) {
-    const uint8_t* block = row + b * kBlockBytes;
-    __m256 w[4];
-    LoadQ8_0(block, w);
-    const __m256 d = BlockScale(block);
-    KVIK_UNROLL
-    for (int t = 0; t < NT; ++t) {
-      const float* xt = x + t * x_stride + b * 32;
-      __m256 s = _mm256_mul_ps(w[0], _mm256_loadu_ps(xt));
-      s = _mm256_fmadd_ps(w[1], _mm256_loadu_ps(xt + 8), s);
-      s = _mm256_fmadd_ps(w[2], _mm256_loadu_ps(xt + 16), s);
-      s = _mm256_fmadd_ps(w[3], _mm256_loadu_ps(xt + 24), s);
-      acc[t] = _mm256_fmadd_ps(d, s, acc[t]);
-    }
-  }
-  KVIK_UNROLL
-  for (int t = 0; t < NT; ++t) out[t * out_stride] = HorizontalSum(acc[t]);
-}
-
 // The one-token DotFn: the NT = 1 instantiation itself.
 template <DotTokensFn Kernel>
 KVIK_AVX2 float DotOne(const uint8_t* row, const float* x, int64_t n) {
@@ -147,8 +99,6 @@ KVIK_AVX2 float DotOne(const uint8_t* row, const float* x, int64_t n) {
 
 template <Plain P>
 KVIK_TOKEN_TABLE(PlainTokens, DotTokensFn, DotPlainTokens, P)
-
-KVIK_TOKEN_TABLE(Q8_0Tokens, DotTokensFn, DotQ8_0Tokens)
 
 }  // namespace
 
@@ -170,7 +120,7 @@ KernelSet Avx2Kernels(DType type) {
     case DType::kBF16:
       return {DotOne<DotPlainTokens<Plain::kBf16, 1>>, PlainTokens<Plain::kBf16>};
     case DType::kQ8_0:
-      return {DotOne<DotQ8_0Tokens<1>>, Q8_0Tokens};
+      return Avx2Q8_0Kernels();
     case DType::kQ4_0:
       return Avx2Q4_0Kernels();
     default:

@@ -224,55 +224,6 @@ KVIK_AVX512 void DotF32RowsTokens(const uint8_t* rows, int64_t row_bytes, const 
   }
 }
 
-KVIK_AVX512 inline __m512 BlockScale(const uint8_t* block) {
-  uint16_t h;
-  std::memcpy(&h, block, 2);
-  return _mm512_set1_ps(_cvtsh_ss(h));
-}
-
-// Elements 0-15 and 16-31 of a Q8_0 block {f16 d; i8 q[32]} as f32.
-KVIK_AVX512 inline void LoadQ8_0(const uint8_t* block, __m512& w0, __m512& w1) {
-  const __m128i* q = reinterpret_cast<const __m128i*>(block + 2);
-  w0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(q)));
-  w1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(q + 1)));
-}
-
-// Block b of the row against block b of each token: s = w0·x0 + w1·x1 (16 lanes), acc_t += d · s.
-template <int NT>
-KVIK_AVX512 inline void Q8_0BlockStep(const uint8_t* row, const float* x, int64_t x_stride,
-                                       int64_t b, __m512* acc) {
-  const uint8_t* block = row + b * 34;
-  __m512 w0, w1;
-  LoadQ8_0(block, w0, w1);
-  const __m512 d = BlockScale(block);
-  KVIK_UNROLL
-  for (int t = 0; t < NT; ++t) {
-    const float* xt = x + t * x_stride + b * 32;
-    __m512 s = _mm512_mul_ps(w0, _mm512_loadu_ps(xt));
-    s = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xt + 16), s);
-    acc[t] = _mm512_fmadd_ps(d, s, acc[t]);
-  }
-}
-
-// Per block: s = w0·x0 + w1·x1 (elementwise, 16 lanes), acc += d · s. Even blocks accumulate into
-// acc0, odd ones into acc1, so two scale FMAs are in flight; n is a multiple of 32.
-template <int NT>
-KVIK_AVX512 void DotQ8_0Tokens(const uint8_t* row, const float* x, int64_t x_stride, int64_t n,
-                                float* out, int64_t out_stride) {
-  __m512 acc[2][NT];
-  KVIK_UNROLL
-  for (int t = 0; t < NT; ++t) acc[0][t] = acc[1][t] = _mm512_setzero_ps();
-  const int64_t n_blocks = n / 32;
-  int64_t b = 0;
-  for (; b + 2 <= n_blocks; b += 2) {
-    Q8_0BlockStep<NT>(row, x, x_stride, b, acc[0]);
-    Q8_0BlockStep<NT>(row, x, x_stride, b + 1, acc[1]);
-  }
-  if (b < n_blocks) Q8_0BlockStep<NT>(row, x, x_stride, b, acc[0]);
-  KVIK_UNROLL
-  for (int t = 0; t < NT; ++t) out[t * out_stride] = ReduceAdd(_mm512_add_ps(acc[0][t], acc[1][t]));
-}
-
 // The one-token DotFn: the NT = 1 instantiation itself, so DotRow and MatMul share every
 // instruction.
 template <DotTokensFn Kernel>
@@ -288,8 +239,6 @@ KVIK_TOKEN_TABLE(F32RowsTokens, DotRowsTokensFn, DotF32RowsTokens, kRowsPerKerne
 
 template <Plain P>
 KVIK_TOKEN_TABLE(PlainTokens, DotTokensFn, DotPlainTokens, P)
-
-KVIK_TOKEN_TABLE(Q8_0Tokens, DotTokensFn, DotQ8_0Tokens)
 
 }  // namespace
 
@@ -322,7 +271,7 @@ KernelSet Avx512Kernels(DType type) {
       return {DotOne<DotPlainTokens<Plain::kBf16, 1>>, PlainTokens<Plain::kBf16>,
               PlainRowsTokens<Plain::kBf16>};
     case DType::kQ8_0:
-      return {DotOne<DotQ8_0Tokens<1>>, Q8_0Tokens};
+      return Avx512Q8_0Kernels();
     case DType::kQ4_0:
       return Avx512Q4_0Kernels();
     default:

@@ -41,13 +41,17 @@ using DotRowsTokensFn = void (*)(const uint8_t* rows, int64_t row_bytes, const f
                                  int64_t x_stride, int64_t n, float* out, int64_t out_stride);
 constexpr int kRowsPerKernel = 2;
 
-// 32 activations rounded to int8 with one f32 scale (x ≈ q · d), for weight types multiplied in
-// integers (Q4_0, see dot_q4_0.cpp). bias = −8 · (q[0] + … + q[31]) folds Q4_0's "− 8" into the
-// block's integer sum: Σ (w − 8) · q = Σ w · q + bias.
-struct alignas(8) Q8Act {
+// 32 activations rounded to int8 steps of one f32 scale d (x ≈ d · q), plus a second int8 step of
+// d / 256 for what q leaves (x ≈ d · (q + r / 256), i.e. 16-bit precision), for weight types
+// multiplied in integers (dot_q4_0.cpp uses q, dot_q8_0.cpp q and r). The biases fold the
+// weights' stored offsets into the integer sums: Q4_0 stores w + 8, Q8_0 (interleaved) w + 128.
+struct alignas(16) Q8Act {
   int8_t q[32];
+  int8_t r[32];
+  int16_t v[32];    // 256 · q + r, for kernels that multiply in 16 bits (AVX2 Q8_0)
   float d;
-  int32_t bias;
+  int32_t bias;     // −8 · Σ q
+  int32_t bias_q8;  // −128 · Σ v
 };
 // Rounds x (n a multiple of 32) to n / 32 blocks; the same bytes on every CPU (AVX2 when the
 // selected ISA has it, else the scalar reference).
@@ -57,7 +61,7 @@ void QuantizeActivationsScalar(const float* x, int64_t n, Q8Act* out);
 using DotQ8TokensFn = void (*)(const uint8_t* row, const Q8Act* x, int64_t x_stride, int64_t n,
                                float* out, int64_t out_stride);
 // out[t * out_stride + r] = row r · x_t for the 16 rows of one interleaved group (the layout of
-// q4_0_layout.h) and the kernel's fixed number of tokens.
+// interleaved_layout.h) and the kernel's fixed number of tokens.
 using DotQ8GroupTokensFn = void (*)(const uint8_t* group, const Q8Act* x, int64_t x_stride,
                                     int64_t n, float* out, int64_t out_stride);
 
@@ -69,7 +73,7 @@ struct KernelSet {
   // Kernel for kRowsPerKernel rows × 1..kMaxTokensPerKernel tokens (rows share each load of x);
   // nullptr when the ISA has none.
   DotRowsTokensFn (*dot_rows_tokens)(int n_tokens) = nullptr;
-  // Set for types multiplied against rounded activations (Q4_0): MatMul rounds each x row once
+  // Set for types multiplied against rounded activations (Q4_0, Q8_0): MatMul rounds each x row once
   // with QuantizeActivations and calls these per weight row (row-major rows) or per group of 16
   // (interleaved rows); `dot` rounds x itself, then runs the one-token kernel. Every ISA's kernels,
   // row-major or interleaved, give the scalar reference's bits.
@@ -91,6 +95,10 @@ KernelSet ScalarKernels(DType type);
 KernelSet ScalarQ4_0Kernels();
 KernelSet Avx2Q4_0Kernels();
 KernelSet Avx512Q4_0Kernels();
+// The same for Q8_0 against rounded activations with their 16-bit residual (dot_q8_0.cpp).
+KernelSet ScalarQ8_0Kernels();
+KernelSet Avx2Q8_0Kernels();
+KernelSet Avx512Q8_0Kernels();
 // Empty when the CPU lacks AVX2+FMA+F16C or the type has no AVX2 kernel.
 KernelSet Avx2Kernels(DType type);
 bool CpuHasAvx2();

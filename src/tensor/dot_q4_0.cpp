@@ -10,8 +10,8 @@
 //
 // |S| ≤ 32 · 8 · 127 < 2^24, so float(S) is exact, and every kernel — the scalar reference on a
 // row-major row, and the scalar, AVX2 and AVX-512 VNNI kernels on 16 interleaved rows
-// (q4_0_layout.h) — runs these same float operations per (row, token), so all of them give the same
-// bits, for any layout, thread count or number of tokens per call.
+// (interleaved_layout.h) — runs these same float operations per (row, token), so all of them give
+// the same bits, for any layout, thread count or number of tokens per call.
 //
 // The SIMD kernels read only the interleaved layout: there a block of 16 rows is 4 aligned 64-byte
 // loads, 8 multiply-adds into 16 row lanes, one scale conversion and one FMA, instead of 16 rows'
@@ -23,9 +23,9 @@
 #include <cstring>
 
 #include "tensor/dot_kernels.h"
+#include "tensor/integer_dot.h"
+#include "tensor/interleaved_layout.h"
 #include "tensor/prefetch.h"
-#include "tensor/q4_0_layout.h"
-#include "tensor/scratch.h"
 #include "util/half.h"
 
 // GCC 12's avx512fintrin.h seeds some conversions with a deliberately undefined vector and then
@@ -40,34 +40,19 @@
 namespace kvik::kernels {
 namespace {
 
-using q4_0::GroupQuants;
-using q4_0::GroupScales;
-using q4_0::kBlockBytes;
-using q4_0::kGroupRows;
+using integer_dot::Accumulate;
+using integer_dot::CpuHasAvx512Vnni;
+using integer_dot::Load16;
+using integer_dot::Quad;
+using interleaved::kGroupRows;
+constexpr const interleaved::Format& kFormat = interleaved::kQ4_0;
+constexpr int64_t kBlockBytes = interleaved::kQ4_0.block_bytes;
 
 // Decode streams the weights (prefetch.h): per block the sweep advances by a block's share of the
 // group (16 · 18 bytes) and takes 5 lines, so it covers quants, scales and the next groups in step
 // with the reads.
 inline void PrefetchAhead(const uint8_t* group, int64_t b) {
   PrefetchToL2(group + kPrefetchAheadBytes + b * kGroupRows * kBlockBytes, 5 * 64);
-}
-
-uint16_t Load16(const uint8_t* p) {
-  uint16_t v;
-  std::memcpy(&v, p, 2);
-  return v;
-}
-
-// Activations j*4 … j*4+3 of a block as one int32, for a broadcast to every lane.
-int32_t Quad(const Q8Act& a, int j) {
-  int32_t v;
-  std::memcpy(&v, a.q + 4 * j, 4);
-  return v;
-}
-
-// One block's contribution, the same float operations in every kernel (see the top of the file).
-inline float Accumulate(float acc, int32_t block_sum, float d_w, float d_a) {
-  return std::fma(static_cast<float>(block_sum) * d_w, d_a, acc);
 }
 
 // ---- Scalar reference, row-major rows ----
@@ -115,8 +100,11 @@ void GroupScalarTokens(const uint8_t* group, const Q8Act* x, int64_t x_stride, i
     for (int i = 0; i < kGroupRows; ++i) {
       float acc = 0;
       for (int64_t b = 0; b < n_blocks; ++b) {
-        const float d_w = F16ToF32(Load16(GroupScales(group, n_blocks, b) + 2 * i));
-        acc = Accumulate(acc, GroupBlockSumScalar(GroupQuants(group, b), i, xt[b]), d_w, xt[b].d);
+        const float d_w =
+            F16ToF32(Load16(interleaved::GroupScales(kFormat, group, n_blocks, b) + 2 * i));
+        acc = Accumulate(acc,
+                         GroupBlockSumScalar(interleaved::GroupQuants(kFormat, group, b), i, xt[b]),
+                         d_w, xt[b].d);
       }
       out[t * out_stride + i] = acc;
     }
@@ -138,8 +126,8 @@ KVIK_Q4_AVX2 void GroupAvx2Tokens(const uint8_t* group, const Q8Act* x, int64_t 
   }
   for (int64_t b = 0; b < n_blocks; ++b) {
     PrefetchAhead(group, b);
-    const uint8_t* quants = GroupQuants(group, b);
-    const uint8_t* scales = GroupScales(group, n_blocks, b);
+    const uint8_t* quants = interleaved::GroupQuants(kFormat, group, b);
+    const uint8_t* scales = interleaved::GroupScales(kFormat, group, n_blocks, b);
     KVIK_UNROLL
     for (int h = 0; h < 2; ++h) {
       // Chunk j's bytes for rows 8h … 8h+7: low nibbles pair with activations 4j…, high with
@@ -162,9 +150,9 @@ KVIK_Q4_AVX2 void GroupAvx2Tokens(const uint8_t* group, const Q8Act* x, int64_t 
         KVIK_UNROLL
         for (int j = 0; j < 4; ++j) {
           pairs = _mm256_add_epi16(pairs,
-                                   _mm256_maddubs_epi16(w[2 * j], _mm256_set1_epi32(Quad(a, j))));
+                                   _mm256_maddubs_epi16(w[2 * j], _mm256_set1_epi32(Quad(a.q, j))));
           pairs = _mm256_add_epi16(
-              pairs, _mm256_maddubs_epi16(w[2 * j + 1], _mm256_set1_epi32(Quad(a, 4 + j))));
+              pairs, _mm256_maddubs_epi16(w[2 * j + 1], _mm256_set1_epi32(Quad(a.q, 4 + j))));
         }
         const __m256i sums = _mm256_add_epi32(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)),
                                               _mm256_set1_epi32(a.bias));
@@ -192,7 +180,7 @@ KVIK_Q4_VNNI void GroupVnniTokens(const uint8_t* group, const Q8Act* x, int64_t 
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
     PrefetchAhead(group, b);
-    const uint8_t* quants = GroupQuants(group, b);
+    const uint8_t* quants = interleaved::GroupQuants(kFormat, group, b);
     __m512i w[8];
     KVIK_UNROLL
     for (int j = 0; j < 4; ++j) {
@@ -200,21 +188,24 @@ KVIK_Q4_VNNI void GroupVnniTokens(const uint8_t* group, const Q8Act* x, int64_t 
       w[2 * j] = _mm512_and_si512(v, low);
       w[2 * j + 1] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
     }
-    const __m512 d_w = _mm512_cvtph_ps(
-        _mm256_load_si256(reinterpret_cast<const __m256i*>(GroupScales(group, n_blocks, b))));
+    const __m512 d_w = _mm512_cvtph_ps(_mm256_load_si256(
+        reinterpret_cast<const __m256i*>(interleaved::GroupScales(kFormat, group, n_blocks, b))));
     KVIK_UNROLL
     for (int t = 0; t < NT; ++t) {
       const Q8Act& a = x[t * x_stride + b];
       // Four independent chains hide vpdpbusd's latency; integer sums are exact in any order.
       __m512i s0 =
-          _mm512_dpbusd_epi32(_mm512_set1_epi32(a.bias), w[0], _mm512_set1_epi32(Quad(a, 0)));
-      __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[1], _mm512_set1_epi32(Quad(a, 4)));
-      __m512i s2 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[2], _mm512_set1_epi32(Quad(a, 1)));
-      __m512i s3 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[3], _mm512_set1_epi32(Quad(a, 5)));
-      s0 = _mm512_dpbusd_epi32(s0, w[4], _mm512_set1_epi32(Quad(a, 2)));
-      s1 = _mm512_dpbusd_epi32(s1, w[5], _mm512_set1_epi32(Quad(a, 6)));
-      s2 = _mm512_dpbusd_epi32(s2, w[6], _mm512_set1_epi32(Quad(a, 3)));
-      s3 = _mm512_dpbusd_epi32(s3, w[7], _mm512_set1_epi32(Quad(a, 7)));
+          _mm512_dpbusd_epi32(_mm512_set1_epi32(a.bias), w[0], _mm512_set1_epi32(Quad(a.q, 0)));
+      __m512i s1 =
+          _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[1], _mm512_set1_epi32(Quad(a.q, 4)));
+      __m512i s2 =
+          _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[2], _mm512_set1_epi32(Quad(a.q, 1)));
+      __m512i s3 =
+          _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[3], _mm512_set1_epi32(Quad(a.q, 5)));
+      s0 = _mm512_dpbusd_epi32(s0, w[4], _mm512_set1_epi32(Quad(a.q, 2)));
+      s1 = _mm512_dpbusd_epi32(s1, w[5], _mm512_set1_epi32(Quad(a.q, 6)));
+      s2 = _mm512_dpbusd_epi32(s2, w[6], _mm512_set1_epi32(Quad(a.q, 3)));
+      s3 = _mm512_dpbusd_epi32(s3, w[7], _mm512_set1_epi32(Quad(a.q, 7)));
       const __m512i sums = _mm512_add_epi32(_mm512_add_epi32(s0, s1), _mm512_add_epi32(s2, s3));
       acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(sums), d_w), _mm512_set1_ps(a.d),
                                acc[t]);
@@ -230,37 +221,20 @@ KVIK_TOKEN_TABLE(Avx2GroupTokens, DotQ8GroupTokensFn, GroupAvx2Tokens)
 KVIK_TOKEN_TABLE(VnniGroupTokens, DotQ8GroupTokensFn, GroupVnniTokens)
 
 // Activation blocks for one-token dot products.
-struct OneTokenActivations;
-
-// DotFn for one row-major row: round x, then the scalar kernel (what MatMul runs for such rows, so
-// the two agree).
-float DotQ4OneToken(const uint8_t* row, const float* x, int64_t n) {
-  Q8Act* blocks = ThreadScratch<Q8Act, OneTokenActivations>(n / 32);
-  QuantizeActivations(x, n, blocks);
-  float out;
-  DotQ4ScalarTokens<1>(row, blocks, 0, n, &out, 0);
-  return out;
-}
-
-bool CpuHasAvx512Vnni() {
-  __builtin_cpu_init();
-  return CpuHasAvx512() && __builtin_cpu_supports("avx512vnni");
-}
+using Kernels = integer_dot::IntegerKernels<DotQ4ScalarTokens<1>>;
 
 }  // namespace
 
-KernelSet ScalarQ4_0Kernels() {
-  return {DotQ4OneToken, nullptr, nullptr, ScalarTokens, ScalarGroupTokens};
-}
+KernelSet ScalarQ4_0Kernels() { return Kernels::Set(ScalarTokens, ScalarGroupTokens); }
 
 KernelSet Avx2Q4_0Kernels() {
   if (!CpuHasAvx2()) return {};
-  return {DotQ4OneToken, nullptr, nullptr, ScalarTokens, Avx2GroupTokens};
+  return Kernels::Set(ScalarTokens, Avx2GroupTokens);
 }
 
 KernelSet Avx512Q4_0Kernels() {
   if (!CpuHasAvx512Vnni()) return Avx2Q4_0Kernels();
-  return {DotQ4OneToken, nullptr, nullptr, ScalarTokens, VnniGroupTokens};
+  return Kernels::Set(ScalarTokens, VnniGroupTokens);
 }
 
 }  // namespace kvik::kernels

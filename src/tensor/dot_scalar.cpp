@@ -32,16 +32,6 @@ float DotBf16(const uint8_t* row, const float* x, int64_t n) {
   return sum;
 }
 
-float DotQ8_0(const uint8_t* row, const float* x, int64_t n) {
-  float sum = 0;
-  for (int64_t b = 0; b < n / 32; ++b, row += 34, x += 32) {
-    float block_sum = 0;
-    for (int j = 0; j < 32; ++j) block_sum += static_cast<int8_t>(row[2 + j]) * x[j];
-    sum += F16ToF32(Load16(row)) * block_sum;
-  }
-  return sum;
-}
-
 }  // namespace
 
 DotFn ScalarDot(DType type) {
@@ -49,7 +39,7 @@ DotFn ScalarDot(DType type) {
     case DType::kF32: return DotF32;
     case DType::kF16: return DotF16;
     case DType::kBF16: return DotBf16;
-    case DType::kQ8_0: return DotQ8_0;
+    case DType::kQ8_0: return ScalarQ8_0Kernels().dot;
     case DType::kQ4_0: return ScalarQ4_0Kernels().dot;
     default: return nullptr;
   }
@@ -57,6 +47,7 @@ DotFn ScalarDot(DType type) {
 
 KernelSet ScalarKernels(DType type) {
   if (type == DType::kQ4_0) return ScalarQ4_0Kernels();
+  if (type == DType::kQ8_0) return ScalarQ8_0Kernels();
   return {ScalarDot(type), nullptr};
 }
 

@@ -11,7 +11,7 @@
 
 #include "kvik/tensor.h"
 #include "tensor/dot_kernels.h"
-#include "tensor/q4_0_layout.h"
+#include "tensor/interleaved_layout.h"
 #include "tensor/scratch.h"
 #include "util/thread_pool.h"
 
@@ -126,16 +126,18 @@ void RunRows(const KernelSet& k, const MatrixView& w, const PreparedX& x, int64_
     if (w.layout == RowLayout::kInterleaved16) {
       // A group belongs to the range holding its first row, so groups split between ranges (whose
       // bounds need not be multiples of 16 in MatMulShared) are computed once, whole.
-      const int64_t groups = w.rows / q4_0::kGroupRows, group_bytes = q4_0::GroupBytes(w.cols);
-      const int64_t first = (begin + q4_0::kGroupRows - 1) / q4_0::kGroupRows;
-      for (int64_t g = first; g < groups && g * q4_0::kGroupRows < end; ++g) {
+      constexpr int64_t kGroupRows = interleaved::kGroupRows;
+      const int64_t groups = w.rows / kGroupRows;
+      const int64_t group_bytes = interleaved::GroupBytes(*interleaved::FormatOf(w.type), w.cols);
+      const int64_t first = (begin + kGroupRows - 1) / kGroupRows;
+      for (int64_t g = first; g < groups && g * kGroupRows < end; ++g) {
         for (int64_t t = 0; t < n_tokens; t += kMaxTokensPerKernel) {
           const int group = static_cast<int>(std::min<int64_t>(kMaxTokensPerKernel, n_tokens - t));
           k.dot_q8_group_tokens(group)(w.data + g * group_bytes, x.q + t * x.q_stride, x.q_stride,
-                                       w.cols, y + t * y_stride + g * q4_0::kGroupRows, y_stride);
+                                       w.cols, y + t * y_stride + g * kGroupRows, y_stride);
         }
       }
-      row_major_from = groups * q4_0::kGroupRows;
+      row_major_from = groups * kGroupRows;
       row_major = w.data + groups * group_bytes;
       begin = std::max(begin, row_major_from);
     }
@@ -145,7 +147,7 @@ void RunRows(const KernelSet& k, const MatrixView& w, const PreparedX& x, int64_
     });
     return;
   }
-  assert(w.layout == RowLayout::kRowMajor && "only Q4_0 matrices are interleaved");
+  assert(w.layout == RowLayout::kRowMajor && "only Q4_0 and Q8_0 matrices are interleaved");
   // Row blocking pays off once the product is compute-bound: measured (small-f32, 2 threads) it
   // speeds up pp32 and pp64 by 15-25% and a 64-sequence decode batch by 6%, but slows batches of 4
   // and 16 sequences, which stream the weights from memory, by 10-25%.

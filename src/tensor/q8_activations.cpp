@@ -1,6 +1,6 @@
-// Rounding activations to int8 blocks of 32 (Q8Act), once per matrix product, for the integer Q4_0
-// kernels (dot_q4_0.cpp). Every step is exact or correctly rounded, so the scalar reference and the
-// AVX2 version give the same bytes.
+// Rounding activations to int8 blocks of 32 (Q8Act: steps q of d and residual steps r of d / 256),
+// once per matrix product, for the integer kernels (dot_q4_0.cpp, dot_q8_0.cpp). Every step is
+// exact or correctly rounded, so the scalar reference and the AVX2 version give the same bytes.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -24,8 +24,31 @@ bool RoundsToZero(float amax) { return !(amax >= 127.0f * FLT_MIN && amax <= FLT
 // A zero block, with scale d (0, tiny, infinite or NaN).
 void ZeroBlock(float d, Q8Act* out) {
   std::memset(out->q, 0, sizeof(out->q));
+  std::memset(out->r, 0, sizeof(out->r));
+  std::memset(out->v, 0, sizeof(out->v));
   out->d = d;
   out->bias = 0;
+  out->bias_q8 = 0;
+}
+
+// What follows from q and r: v and the two biases (integer arithmetic, the same for both ISAs).
+void FinishBlock(float d, Q8Act* out) {
+  int32_t sum_q = 0, sum_v = 0;
+  for (int j = 0; j < 32; ++j) {
+    out->v[j] = static_cast<int16_t>(256 * out->q[j] + out->r[j]);
+    sum_q += out->q[j];
+    sum_v += out->v[j];
+  }
+  out->d = d;
+  out->bias = -8 * sum_q;
+  out->bias_q8 = -128 * sum_v;
+}
+
+// The residual step: the rounding error of q, exactly (one FMA), in steps of d / 256, saturated to
+// int8 as the AVX2 pack instructions do (it can reach ±128 when x · (1/d) lands on a half step).
+int8_t ResidualStep(float x, float d, float q, float residual_inverse) {
+  const float step = std::nearbyint(std::fma(-d, q, x) * residual_inverse);
+  return static_cast<int8_t>(std::clamp(step, -128.0f, 127.0f));
 }
 
 // Rounds one block of 32 values. Every step is exact or correctly rounded (max, one division, one
@@ -40,14 +63,22 @@ void QuantizeBlock(const float* x, Q8Act* out) {
   if (nan) amax = std::numeric_limits<float>::quiet_NaN();
   const float d = amax / 127.0f;
   if (RoundsToZero(amax)) return ZeroBlock(d, out);
-  const float inverse = 1.0f / d;
-  int32_t sum = 0;
+  const float inverse = 1.0f / d, residual_inverse = inverse * 256.0f;
   for (int j = 0; j < 32; ++j) {
-    out->q[j] = static_cast<int8_t>(std::nearbyint(x[j] * inverse));
-    sum += out->q[j];
+    const float q = std::nearbyint(x[j] * inverse);
+    out->q[j] = static_cast<int8_t>(q);
+    out->r[j] = ResidualStep(x[j], d, q, residual_inverse);
   }
-  out->d = d;
-  out->bias = -8 * sum;
+  FinishBlock(d, out);
+}
+
+// 32 int32 in element order as saturated int8 (the packs interleave the 128-bit lanes; the permute
+// restores element order).
+KVIK_Q8_AVX2 __m256i PackBytes(const __m256i values[4]) {
+  const __m256i words01 = _mm256_packs_epi32(values[0], values[1]);
+  const __m256i words23 = _mm256_packs_epi32(values[2], values[3]);
+  return _mm256_permutevar8x32_epi32(_mm256_packs_epi16(words01, words23),
+                                     _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 }
 
 // QuantizeBlock for 32 values at a time with AVX2: the same operations, so the same bytes.
@@ -71,24 +102,20 @@ KVIK_Q8_AVX2 void QuantizeBlocksAvx2(const float* x, int64_t n_blocks, Q8Act* ou
       ZeroBlock(d, out + b);
       continue;
     }
-    const __m256 inverse = _mm256_set1_ps(1.0f / d);
-    __m256i steps[4];
-    // cvtps2dq rounds to nearest even under the default MXCSR, as std::nearbyint does.
-    for (int k = 0; k < 4; ++k) steps[k] = _mm256_cvtps_epi32(_mm256_mul_ps(v[k], inverse));
-    // Saturating packs interleave the 128-bit lanes; the permute restores element order.
-    const __m256i words01 = _mm256_packs_epi32(steps[0], steps[1]);
-    const __m256i words23 = _mm256_packs_epi32(steps[2], steps[3]);
-    const __m256i bytes = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(words01, words23),
-                                                      _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[b].q), bytes);
-    // The sum of the 32 steps: byte pairs, then pairs of those, then across lanes.
-    const __m256i quads =
-        _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), bytes), _mm256_set1_epi16(1));
-    __m128i sum = _mm_add_epi32(_mm256_castsi256_si128(quads), _mm256_extracti128_si256(quads, 1));
-    sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, _MM_SHUFFLE(1, 0, 3, 2)));
-    sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, _MM_SHUFFLE(2, 3, 0, 1)));
-    out[b].d = d;
-    out[b].bias = -8 * _mm_cvtsi128_si32(sum);
+    const float inverse_scalar = 1.0f / d;
+    const __m256 inverse = _mm256_set1_ps(inverse_scalar);
+    const __m256 residual_inverse = _mm256_set1_ps(inverse_scalar * 256.0f);
+    const __m256 scale = _mm256_set1_ps(d);
+    __m256i steps[4], residuals[4];
+    for (int k = 0; k < 4; ++k) {
+      // cvtps2dq rounds to nearest even under the default MXCSR, as std::nearbyint does.
+      steps[k] = _mm256_cvtps_epi32(_mm256_mul_ps(v[k], inverse));
+      const __m256 error = _mm256_fnmadd_ps(scale, _mm256_cvtepi32_ps(steps[k]), v[k]);
+      residuals[k] = _mm256_cvtps_epi32(_mm256_mul_ps(error, residual_inverse));
+    }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[b].q), PackBytes(steps));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[b].r), PackBytes(residuals));
+    FinishBlock(d, out + b);
   }
 }
 

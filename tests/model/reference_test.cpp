@@ -62,7 +62,9 @@ std::vector<float> KvikLogits(const std::string& model_path) {
 // rounding boundary may round the other way, which moves that position's logits by ~1% of their
 // range on this tiny random model, and every later position's too (they attend to it). The strict
 // bound therefore holds up to the first position with a rounding closer than kAmbiguousSteps to a
-// boundary; from there on only a loose one (a wrong kernel is off by ~100%).
+// boundary; from there on only a loose one (a wrong kernel is off by ~100%). Q8_0 matrices round
+// activations to 16-bit steps (src/tensor/dot_q8_0.cpp), which moves logits far less than the strict
+// bound, so the reference multiplies them by unrounded activations and the strict bound holds.
 void ExpectMatchesReference(const std::string& model_path, int64_t vocab) {
   constexpr double kAmbiguousSteps = 1e-4;
   testing::TempDir dir;

@@ -81,7 +81,7 @@ TEST_P(IsaKernelTest, TokenBatchedKernelEqualsOneTokenDotBitForBit) {
   const DType type = GetParam().type;
   const KernelSet set = Kernels();
   if (!set.dot_tokens) {
-    GTEST_SKIP() << (set.dot_q8_tokens ? "batched over rounded activations: q4_0_test.cpp"
+    GTEST_SKIP() << (set.dot_q8_tokens ? "batched over rounded activations: integer_dot_test.cpp"
                                        : "this ISA has no token-batched kernels");
   }
   for (int64_t n : OddLengths(type)) {
