@@ -27,6 +27,15 @@ inline constexpr int64_t kMaxHeadDim = 512;
 void AttendGroup(const KvHeadView& kv, int64_t first, int64_t end, const float* q,
                  int64_t n_q_heads, float* out);
 
+// AttendGroup for several query rows of one sequence (a prefill chunk): row r attends
+// [first[r], end[r]) with q + r·q_stride into out + r·out_stride. The same bits per row as
+// AttendGroup; keys and values stored as f16, bf16, q8_0 or q4_0 are converted to f32 once for all
+// the rows (into per-thread scratch, up to 16 MiB) instead of once per row, which made prefill
+// attention O(n²) in conversions.
+void AttendGroupRows(const KvHeadView& kv, std::span<const int64_t> first,
+                     std::span<const int64_t> end, const float* q, int64_t q_stride,
+                     int64_t n_q_heads, float* out, int64_t out_stride);
+
 // AttendGroup for several KV heads of one sequence and layer (a model's, or a thread's share of
 // them): kv[i] serves query heads i·n_q_heads … (i+1)·n_q_heads − 1 of q and out. The same bits
 // per head as separate AttendGroup calls. The KV heads' rows are read a tile of each in turn, which

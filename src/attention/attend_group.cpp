@@ -12,6 +12,7 @@
 #include "kvik/quantize.h"
 #include "kvik/tensor.h"
 #include "tensor/dot_kernels.h"
+#include "tensor/scratch.h"
 
 namespace kvik {
 namespace attention {
@@ -66,12 +67,42 @@ void GatherRows(const GroupKernels& kernels, const KvRun& run, int64_t position,
   kernels.convert(run.dtype, stored, count, n, scratch);
 }
 
+// f32 copies of one KV head's keys and values from position `begin` on, made once for several query
+// rows (AttendGroupRows); nullptr for a run read in place or gathered per tile.
+struct ConvertedRows {
+  const float* keys = nullptr;
+  const float* values = nullptr;
+  int64_t begin = 0;
+};
+
+// Rows [begin, end) of a run as f32 into dst ((end − begin) · n floats), a tile at a time with the
+// same conversion GatherRows uses, so every row gets the same bits either way.
+void ConvertRun(const GroupKernels& kernels, const KvRun& run, int64_t begin, int64_t end,
+                int64_t n, float* dst) {
+  RowCursor cursor(run, begin);
+  const uint8_t* stored[kTile];
+  for (int64_t tile = begin; tile < end; tile += kTile) {
+    const int64_t count = std::min(kTile, end - tile);
+    for (int64_t j = 0; j < count; ++j, cursor.Next()) stored[j] = cursor.row();
+    kernels.convert(run.dtype, stored, count, n, dst + (tile - begin) * n);
+  }
+}
+
+// A tile's rows: pointers into the converted copy when there is one, else GatherRows.
+void TileRows(const GroupKernels& kernels, const KvRun& run, const float* converted,
+              int64_t converted_begin, int64_t tile, int64_t count, int64_t n, float* scratch,
+              const float** rows) {
+  if (converted == nullptr) return GatherRows(kernels, run, tile, count, n, scratch, rows);
+  for (int64_t j = 0; j < count; ++j) rows[j] = converted + (tile + j - converted_begin) * n;
+}
+
 // n_views KV heads with `heads` query heads each (n_views · heads ≤ kMaxGroup) in one pass over
 // [first, end). Each (KV head, query head) pair has its own softmax state and accumulator, so the
 // pass only decides the order rows are read in: per tile, the K rows of all the views, then their
-// V rows.
+// V rows. `converted` (one view only) supplies rows already converted to f32.
 void AttendHeads(const GroupKernels& kernels, const KvHeadView* kv, int64_t n_views, int64_t first,
-                 int64_t end, const float* q, int64_t heads, float* out) {
+                 int64_t end, const float* q, int64_t heads, float* out,
+                 const ConvertedRows& converted = {}) {
   const int64_t n = kv[0].head_dim, total = n_views * heads;
   const float scale = 1.0f / std::sqrt(static_cast<float>(n));
   float max[kMaxGroup], sum[kMaxGroup], rescale[kMaxGroup];
@@ -87,13 +118,14 @@ void AttendHeads(const GroupKernels& kernels, const KvHeadView* kv, int64_t n_vi
     const int64_t count = std::min(kTile, end - tile);
     for (int64_t v = 0; v < n_views; ++v) {
       const int64_t h = v * heads;
-      GatherRows(kernels, kv[v].keys, tile, count, n, scratch, rows);
+      TileRows(kernels, kv[v].keys, converted.keys, converted.begin, tile, count, n, scratch, rows);
       kernels.score(rows, count, q + h * n, heads, n, scores + h * kTile);
       kernels.softmax(scores + h * kTile, count, heads, scale, max + h, sum + h, rescale + h);
     }
     for (int64_t v = 0; v < n_views; ++v) {
       const int64_t h = v * heads;
-      GatherRows(kernels, kv[v].values, tile, count, n, scratch, rows);
+      TileRows(kernels, kv[v].values, converted.values, converted.begin, tile, count, n, scratch,
+               rows);
       kernels.accumulate(rows, count, scores + h * kTile, rescale + h, heads, n, out + h * n);
     }
   }
@@ -150,6 +182,48 @@ void AttendGroup(const KvHeadView& kv, int64_t first, int64_t end, const float* 
                  int64_t n_q_heads, float* out) {
   attention::AttendGroupWith(attention::GroupKernelsFor(kv.head_dim), kv, first, end, q, n_q_heads,
                              out);
+}
+
+void AttendGroupRows(const KvHeadView& kv, std::span<const int64_t> first,
+                     std::span<const int64_t> end, const float* q, int64_t q_stride,
+                     int64_t n_q_heads, float* out, int64_t out_stride) {
+  using attention::kMaxGroup;
+  const attention::GroupKernels& kernels = attention::GroupKernelsFor(kv.head_dim);
+  const int64_t n_rows = static_cast<int64_t>(first.size()), n = kv.head_dim;
+  if (n_rows == 0) return;
+  const int64_t lo = *std::min_element(first.begin(), first.end());
+  const int64_t hi = *std::max_element(end.begin(), end.end());
+  const bool convert_keys = kv.keys.dtype != DType::kF32;
+  const bool convert_values = kv.values.dtype != DType::kF32;
+  // Above this the copies would cost more memory than the conversions they save are worth.
+  constexpr int64_t kMaxConvertedBytes = int64_t{16} << 20;
+  const bool convert_once =
+      n_rows > 1 && (convert_keys || convert_values) && n_q_heads <= kMaxGroup &&
+      (hi - lo) * n * 2 * static_cast<int64_t>(sizeof(float)) <= kMaxConvertedBytes;
+  if (!convert_once) {
+    for (int64_t r = 0; r < n_rows; ++r) {
+      attention::AttendGroupWith(kernels, kv, first[r], end[r], q + r * q_stride, n_q_heads,
+                                 out + r * out_stride);
+    }
+    return;
+  }
+  struct ConvertedKeys;
+  struct ConvertedValues;
+  attention::ConvertedRows converted{nullptr, nullptr, lo};
+  if (convert_keys) {
+    float* keys = kernels::ThreadScratch<float, ConvertedKeys>((hi - lo) * n);
+    attention::ConvertRun(kernels, kv.keys, lo, hi, n, keys);
+    converted.keys = keys;
+  }
+  if (convert_values) {
+    float* values = kernels::ThreadScratch<float, ConvertedValues>((hi - lo) * n);
+    attention::ConvertRun(kernels, kv.values, lo, hi, n, values);
+    converted.values = values;
+  }
+  for (int64_t r = 0; r < n_rows; ++r) {
+    attention::AttendHeads(kernels, &kv, 1, first[r], end[r], q + r * q_stride, n_q_heads,
+                           out + r * out_stride, converted);
+  }
 }
 
 void AttendGroups(std::span<const KvHeadView> kv, int64_t first, int64_t end, const float* q,

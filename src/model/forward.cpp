@@ -183,23 +183,42 @@ void Model::Attention(int64_t layer, int64_t n_rows, const KvCache& cache, Forwa
   const ModelConfig& c = config_;
   const int64_t q_dim = c.n_heads * c.head_dim;
   const int64_t group = c.n_heads / c.n_kv_heads;
+  // Work items are (block of up to kRowsPerItem rows, KV head). The rows of one sequence in a block
+  // (a prefill chunk) go to AttendGroupRows together, so each cached row not stored as f32 is
+  // converted once per block instead of once per row. Blocks are visited from both ends in turn, so
+  // the two halves the pool hands its threads get equal shares of a causal prefill's work (late
+  // rows attend to more positions).
+  constexpr int64_t kRowsPerItem = 32;
+  const int64_t n_blocks = (n_rows + kRowsPerItem - 1) / kRowsPerItem;
   auto job = [&](int64_t begin, int64_t end) {
+    int64_t first[kRowsPerItem], stop[kRowsPerItem];
     for (int64_t i = begin; i < end; ++i) {
-      const int64_t t = i / c.n_kv_heads, kv_head = i % c.n_kv_heads;
-      const KvHeadView view = cache.HeadView(s.row_sequence[t], layer, kv_head);
-      const int64_t position = s.row_position[t];
-      const int64_t offset = t * q_dim + kv_head * group * c.head_dim;
-      AttendGroup(view, view.first_visible(position), position + 1, s.q.data() + offset, group,
-                  s.attention.data() + offset);
+      const int64_t turn = i / c.n_kv_heads, kv_head = i % c.n_kv_heads;
+      const int64_t block = turn % 2 == 0 ? turn / 2 : n_blocks - 1 - turn / 2;
+      const int64_t block_end = std::min(n_rows, (block + 1) * kRowsPerItem);
+      for (int64_t t = block * kRowsPerItem; t < block_end;) {
+        const SequenceId seq = s.row_sequence[t];
+        const KvHeadView view = cache.HeadView(seq, layer, kv_head);
+        int64_t u = t;
+        for (; u < block_end && s.row_sequence[u] == seq; ++u) {
+          first[u - t] = view.first_visible(s.row_position[u]);
+          stop[u - t] = s.row_position[u] + 1;
+        }
+        const int64_t offset = t * q_dim + kv_head * group * c.head_dim;
+        AttendGroupRows(view, {first, static_cast<size_t>(u - t)},
+                        {stop, static_cast<size_t>(u - t)}, s.q.data() + offset, q_dim, group,
+                        s.attention.data() + offset, q_dim);
+        t = u;
+      }
     }
   };
   // Attention reads (context · head_dim) values per row and head; short contexts stay on one thread.
   int64_t work = 0;
   for (int64_t t = 0; t < n_rows; ++t) work += (s.row_position[t] + 1) * c.head_dim * c.n_heads;
   if (pool && work >= (1 << 15)) {
-    pool->ParallelFor(n_rows * c.n_kv_heads, job);
+    pool->ParallelFor(n_blocks * c.n_kv_heads, job);
   } else {
-    job(0, n_rows * c.n_kv_heads);
+    job(0, n_blocks * c.n_kv_heads);
   }
 }
 

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "attention/group_kernels.h"
 #include "attention/filled_cache.h"
+#include "attention/group_kernels.h"
 #include "kvik/attention.h"
 
 namespace kvik {
@@ -141,6 +141,36 @@ TEST(AttendGroupTest, AHeadInAGroupIsBitIdenticalToTheHeadAlone) {
           ASSERT_EQ(0, std::memcmp(alone.data(), out.data() + h * n, sizeof(float) * n))
               << isa << " " << Name(dtype) << " group=" << group << " head=" << h;
         }
+      }
+    }
+  }
+}
+
+// Prefill's many rows share one conversion of the cached rows; each row must still get exactly what
+// attending alone gives it, with a causal end and a sliding window (first > 0), for every type
+// (f32 is read in place) and for mixed key/value types.
+TEST(AttendGroupTest, RowsOfAPrefillChunkAreBitIdenticalToEachRowAlone) {
+  for (DType dtype : kAllTypes) {
+    for (int64_t window : {0, 37}) {
+      const int64_t n = 64, group = 3, rows = 21, context = 150;
+      Filled f = Fill(context, n, 16, dtype, 12);
+      KvHeadView view = f.view();
+      view.sliding_window = window;
+      std::vector<int64_t> first(rows), end(rows);
+      for (int64_t r = 0; r < rows; ++r) {
+        end[r] = context - rows + r + 1;
+        first[r] = view.first_visible(end[r] - 1);
+      }
+      const int64_t stride = group * n + 5;  // rows need not be packed
+      const auto q = Queries(rows * stride / n + 1, n, 4);
+      std::vector<float> together(rows * stride, -1.0f), alone(group * n);
+      AttendGroupRows(view, first, end, q.data(), stride, group, together.data(), stride);
+      for (int64_t r = 0; r < rows; ++r) {
+        AttendGroup(view, first[r], end[r], q.data() + r * stride, group, alone.data());
+        ASSERT_EQ(
+            0, std::memcmp(alone.data(), together.data() + r * stride, sizeof(float) * group * n))
+            << Name(dtype) << " window=" << window << " row=" << r;
+        ASSERT_EQ(together[r * stride + group * n], -1.0f) << "wrote past its heads";
       }
     }
   }
