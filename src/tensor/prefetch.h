@@ -4,8 +4,8 @@
 // bandwidth a plain streaming loop reaches on the same core (11.5 against 22 GB/s): the kernel's
 // compute and its misses did not overlap. Asking for the lines this far ahead, into L2, brought it
 // level with the plain loop; 1-4 KiB ahead, or into L1, gained little. The float kernels' rows did
-// not gain from it (small-f32 tg128 13% slower, F16 +3-7%, Q8_0 -4%, same run), so only Q4_0 uses
-// it.
+// not gain from it (small-f32 tg128 13% slower; F16 +3-7% in one A/B, within the noise in another),
+// so only the interleaved integer kernels (Q4_0, Q8_0) use it.
 #pragma once
 
 #include <cstdint>
