@@ -86,7 +86,7 @@ std::string_view IsaName(Isa isa);
 
 // nullptr for types without kernels.
 DotFn ScalarDot(DType type);
-// The scalar kernels of `type` (for Q4_0 including the rounded-activation ones).
+// The scalar kernels of `type` (for Q4_0 and Q8_0 including the rounded-activation ones).
 KernelSet ScalarKernels(DType type);
 // Q4_0 against rounded activations: scalar (the reference), AVX2, and AVX-512 VNNI (which falls
 // back to AVX2 on AVX-512 CPUs without VNNI). Only the interleaved-group kernels differ between
