@@ -19,14 +19,10 @@
 // rows of a matrix whose row count is not a multiple of 16) take the scalar kernel.
 #include <immintrin.h>
 
-#include <cmath>
-#include <cstring>
-
 #include "tensor/dot_kernels.h"
 #include "tensor/integer_dot.h"
 #include "tensor/interleaved_layout.h"
 #include "tensor/prefetch.h"
-#include "util/half.h"
 
 // GCC 12's avx512fintrin.h seeds some conversions with a deliberately undefined vector and then
 // warns about it at every use (as in dot_avx512.cpp); the value is fully overwritten.
@@ -40,9 +36,7 @@
 namespace kvik::kernels {
 namespace {
 
-using integer_dot::Accumulate;
 using integer_dot::CpuHasAvx512Vnni;
-using integer_dot::Load16;
 using integer_dot::Quad;
 using interleaved::kGroupRows;
 constexpr const interleaved::Format& kFormat = interleaved::kQ4_0;
@@ -57,30 +51,16 @@ inline void PrefetchAhead(const uint8_t* group, int64_t b) {
 
 // ---- Scalar reference, row-major rows ----
 
-int32_t BlockSumScalar(const uint8_t* quants, const Q8Act& a) {
+int32_t RowBlockSum(const uint8_t* quants, const Q8Act& a) {
   int32_t sum = a.bias;
   for (int m = 0; m < 16; ++m) sum += (quants[m] & 0x0f) * a.q[m] + (quants[m] >> 4) * a.q[m + 16];
   return sum;
 }
 
-template <int NT>
-void DotQ4ScalarTokens(const uint8_t* row, const Q8Act* x, int64_t x_stride, int64_t n, float* out,
-                       int64_t out_stride) {
-  for (int t = 0; t < NT; ++t) {
-    const Q8Act* xt = x + t * x_stride;
-    float acc = 0;
-    for (int64_t b = 0; b < n / 32; ++b) {
-      const uint8_t* block = row + b * kBlockBytes;
-      acc = Accumulate(acc, BlockSumScalar(block + 2, xt[b]), F16ToF32(Load16(block)), xt[b].d);
-    }
-    out[t * out_stride] = acc;
-  }
-}
-
 // ---- Scalar reference, interleaved groups ----
 
 // Row i's block sum: chunk j's bytes 4i..4i+3 are the row's quant bytes 4j..4j+3.
-int32_t GroupBlockSumScalar(const uint8_t* quants, int i, const Q8Act& a) {
+int32_t GroupBlockSum(const uint8_t* quants, int i, const Q8Act& a) {
   int32_t sum = a.bias;
   for (int j = 0; j < 4; ++j) {
     for (int k = 0; k < 4; ++k) {
@@ -89,26 +69,6 @@ int32_t GroupBlockSumScalar(const uint8_t* quants, int i, const Q8Act& a) {
     }
   }
   return sum;
-}
-
-template <int NT>
-void GroupScalarTokens(const uint8_t* group, const Q8Act* x, int64_t x_stride, int64_t n,
-                       float* out, int64_t out_stride) {
-  const int64_t n_blocks = n / 32;
-  for (int t = 0; t < NT; ++t) {
-    const Q8Act* xt = x + t * x_stride;
-    for (int i = 0; i < kGroupRows; ++i) {
-      float acc = 0;
-      for (int64_t b = 0; b < n_blocks; ++b) {
-        const float d_w =
-            F16ToF32(Load16(interleaved::GroupScales(kFormat, group, n_blocks, b) + 2 * i));
-        acc = Accumulate(acc,
-                         GroupBlockSumScalar(interleaved::GroupQuants(kFormat, group, b), i, xt[b]),
-                         d_w, xt[b].d);
-      }
-      out[t * out_stride + i] = acc;
-    }
-  }
 }
 
 // ---- AVX2: two halves of 8 rows, vpmaddubsw + vpmaddwd ----
@@ -215,13 +175,16 @@ KVIK_Q4_VNNI void GroupVnniTokens(const uint8_t* group, const Q8Act* x, int64_t 
   for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
 }
 
-KVIK_TOKEN_TABLE(ScalarTokens, DotQ8TokensFn, DotQ4ScalarTokens)
-KVIK_TOKEN_TABLE(ScalarGroupTokens, DotQ8GroupTokensFn, GroupScalarTokens)
+KVIK_TOKEN_TABLE(ScalarTokens, DotQ8TokensFn, integer_dot::RowScalarTokens, kFormat, RowBlockSum,
+                 1.0f)
+KVIK_TOKEN_TABLE(ScalarGroupTokens, DotQ8GroupTokensFn, integer_dot::GroupScalarTokens, kFormat,
+                 GroupBlockSum, 1.0f)
 KVIK_TOKEN_TABLE(Avx2GroupTokens, DotQ8GroupTokensFn, GroupAvx2Tokens)
 KVIK_TOKEN_TABLE(VnniGroupTokens, DotQ8GroupTokensFn, GroupVnniTokens)
 
 // Activation blocks for one-token dot products.
-using Kernels = integer_dot::IntegerKernels<DotQ4ScalarTokens<1>>;
+using Kernels =
+    integer_dot::IntegerKernels<integer_dot::RowScalarTokens<kFormat, RowBlockSum, 1.0f, 1>>;
 
 }  // namespace
 

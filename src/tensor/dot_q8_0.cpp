@@ -18,14 +18,12 @@
 // Row-major rows (DotRow, the rows after the last full group) take the scalar kernel.
 #include <immintrin.h>
 
-#include <cmath>
 #include <cstring>
 
 #include "tensor/dot_kernels.h"
 #include "tensor/integer_dot.h"
 #include "tensor/interleaved_layout.h"
 #include "tensor/prefetch.h"
-#include "util/half.h"
 
 // GCC 12's avx512fintrin.h seeds some conversions with a deliberately undefined vector and then
 // warns about it at every use (as in dot_avx512.cpp); the value is fully overwritten.
@@ -39,9 +37,7 @@
 namespace kvik::kernels {
 namespace {
 
-using integer_dot::Accumulate;
 using integer_dot::CpuHasAvx512Vnni;
-using integer_dot::Load16;
 using integer_dot::Quad;
 using interleaved::kGroupRows;
 constexpr const interleaved::Format& kFormat = interleaved::kQ8_0;
@@ -56,26 +52,16 @@ inline void PrefetchAhead(const uint8_t* group, int64_t b) {
 
 // ---- Scalar reference, row-major rows ----
 
-template <int NT>
-void DotQ8ScalarTokens(const uint8_t* row, const Q8Act* x, int64_t x_stride, int64_t n, float* out,
-                       int64_t out_stride) {
-  for (int t = 0; t < NT; ++t) {
-    const Q8Act* xt = x + t * x_stride;
-    float acc = 0;
-    for (int64_t b = 0; b < n / 32; ++b) {
-      const uint8_t* block = row + b * kBlockBytes;
-      int32_t sum = 0;
-      for (int j = 0; j < 32; ++j) sum += static_cast<int8_t>(block[2 + j]) * xt[b].v[j];
-      acc = Accumulate(acc, sum, F16ToF32(Load16(block)), xt[b].d);
-    }
-    out[t * out_stride] = acc * kResidualScale;
-  }
+int32_t RowBlockSum(const uint8_t* quants, const Q8Act& a) {
+  int32_t sum = 0;
+  for (int j = 0; j < 32; ++j) sum += static_cast<int8_t>(quants[j]) * a.v[j];
+  return sum;
 }
 
 // ---- Scalar reference, interleaved groups ----
 
 // Row i's block sum: chunk j's bytes 4i..4i+3 are the row's quants 4j..4j+3, stored + 128.
-int32_t GroupBlockSumScalar(const uint8_t* quants, int i, const Q8Act& a) {
+int32_t GroupBlockSum(const uint8_t* quants, int i, const Q8Act& a) {
   int32_t sum = 0;
   for (int j = 0; j < 8; ++j) {
     for (int k = 0; k < 4; ++k) {
@@ -83,26 +69,6 @@ int32_t GroupBlockSumScalar(const uint8_t* quants, int i, const Q8Act& a) {
     }
   }
   return sum;
-}
-
-template <int NT>
-void GroupScalarTokens(const uint8_t* group, const Q8Act* x, int64_t x_stride, int64_t n,
-                       float* out, int64_t out_stride) {
-  const int64_t n_blocks = n / 32;
-  for (int t = 0; t < NT; ++t) {
-    const Q8Act* xt = x + t * x_stride;
-    for (int i = 0; i < kGroupRows; ++i) {
-      float acc = 0;
-      for (int64_t b = 0; b < n_blocks; ++b) {
-        const float d_w =
-            F16ToF32(Load16(interleaved::GroupScales(kFormat, group, n_blocks, b) + 2 * i));
-        acc = Accumulate(acc,
-                         GroupBlockSumScalar(interleaved::GroupQuants(kFormat, group, b), i, xt[b]),
-                         d_w, xt[b].d);
-      }
-      out[t * out_stride + i] = acc * kResidualScale;
-    }
-  }
 }
 
 // ---- AVX2: two halves of 8 rows, 16-bit multiply-adds ----
@@ -202,12 +168,15 @@ KVIK_Q8_VNNI void GroupVnniTokens(const uint8_t* group, const Q8Act* x, int64_t 
     _mm512_storeu_ps(out + t * out_stride, _mm512_mul_ps(acc[t], residual));
 }
 
-KVIK_TOKEN_TABLE(ScalarTokens, DotQ8TokensFn, DotQ8ScalarTokens)
-KVIK_TOKEN_TABLE(ScalarGroupTokens, DotQ8GroupTokensFn, GroupScalarTokens)
+KVIK_TOKEN_TABLE(ScalarTokens, DotQ8TokensFn, integer_dot::RowScalarTokens, kFormat, RowBlockSum,
+                 kResidualScale)
+KVIK_TOKEN_TABLE(ScalarGroupTokens, DotQ8GroupTokensFn, integer_dot::GroupScalarTokens, kFormat,
+                 GroupBlockSum, kResidualScale)
 KVIK_TOKEN_TABLE(Avx2GroupTokens, DotQ8GroupTokensFn, GroupAvx2Tokens)
 KVIK_TOKEN_TABLE(VnniGroupTokens, DotQ8GroupTokensFn, GroupVnniTokens)
 
-using Kernels = integer_dot::IntegerKernels<DotQ8ScalarTokens<1>>;
+using Kernels = integer_dot::IntegerKernels<
+    integer_dot::RowScalarTokens<kFormat, RowBlockSum, kResidualScale, 1>>;
 
 }  // namespace
 

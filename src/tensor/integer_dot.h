@@ -6,7 +6,9 @@
 #include <cstring>
 
 #include "tensor/dot_kernels.h"
+#include "tensor/interleaved_layout.h"
 #include "tensor/scratch.h"
+#include "util/half.h"
 
 namespace kvik::kernels::integer_dot {
 
@@ -27,6 +29,44 @@ inline int32_t Quad(const int8_t* steps, int j) {
 // of them give the same bits (explicit fma: no compiler contraction can differ between them).
 inline float Accumulate(float acc, int32_t block_sum, float d_w, float d_a) {
   return std::fma(static_cast<float>(block_sum) * d_w, d_a, acc);
+}
+
+// The scalar references of an integer type, from its exact block sums: RowSum(quants, a) of a
+// row-major block, GroupSum(quants, i, a) of row i in a group's block. The result is the block
+// accumulation times kScale (Q8_0's sums count steps of d / 256).
+template <const interleaved::Format& kFormat, int32_t (*RowSum)(const uint8_t*, const Q8Act&),
+          float kScale, int NT>
+void RowScalarTokens(const uint8_t* row, const Q8Act* x, int64_t x_stride, int64_t n, float* out,
+                     int64_t out_stride) {
+  for (int t = 0; t < NT; ++t) {
+    const Q8Act* xt = x + t * x_stride;
+    float acc = 0;
+    for (int64_t b = 0; b < n / 32; ++b) {
+      const uint8_t* block = row + b * kFormat.block_bytes;
+      acc = Accumulate(acc, RowSum(block + 2, xt[b]), F16ToF32(Load16(block)), xt[b].d);
+    }
+    out[t * out_stride] = acc * kScale;
+  }
+}
+
+template <const interleaved::Format& kFormat,
+          int32_t (*GroupSum)(const uint8_t*, int, const Q8Act&), float kScale, int NT>
+void GroupScalarTokens(const uint8_t* group, const Q8Act* x, int64_t x_stride, int64_t n,
+                       float* out, int64_t out_stride) {
+  const int64_t n_blocks = n / 32;
+  for (int t = 0; t < NT; ++t) {
+    const Q8Act* xt = x + t * x_stride;
+    for (int i = 0; i < interleaved::kGroupRows; ++i) {
+      float acc = 0;
+      for (int64_t b = 0; b < n_blocks; ++b) {
+        const uint8_t* scales = interleaved::GroupScales(kFormat, group, n_blocks, b);
+        const uint8_t* quants = interleaved::GroupQuants(kFormat, group, b);
+        acc =
+            Accumulate(acc, GroupSum(quants, i, xt[b]), F16ToF32(Load16(scales + 2 * i)), xt[b].d);
+      }
+      out[t * out_stride + i] = acc * kScale;
+    }
+  }
 }
 
 // The kernel sets of one integer type, built around its scalar row-major kernel for one token.
