@@ -1,11 +1,12 @@
 // Software prefetch for kernels that stream weights from memory (decode). Internal to src/tensor.
 //
 // With the hardware prefetchers alone, one thread's Q4_0 kernel read a 55 MB matrix at half the
-// bandwidth a plain streaming loop reaches on the same core (11.5 against 22 GB/s): the kernel's
-// compute and its misses did not overlap. Asking for the lines this far ahead, into L2, brought it
-// level with the plain loop; 1-4 KiB ahead, or into L1, gained little. The float kernels' rows did
-// not gain from it (small-f32 tg128 13% slower; F16 +3-7% in one A/B, within the noise in another),
-// so only the interleaved integer kernels (Q4_0, Q8_0) use it.
+// bandwidth a plain streaming loop reaches on the same core (11.5 against 22 GB/s, measured in a
+// standalone prototype): the kernel's compute and its misses did not overlap. Asking for the lines
+// this far ahead, into L2, brought it level with the plain loop; 1-4 KiB ahead, or into L1, gained
+// little. The float kernels' rows did not gain from it (small-f32 tg128 13% slower; F16 +3-7% in
+// one A/B, within the noise in another), so only the interleaved integer kernels (Q4_0, Q8_0) use
+// it.
 #pragma once
 
 #include <cstdint>
