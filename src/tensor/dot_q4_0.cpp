@@ -182,7 +182,7 @@ KVIK_TOKEN_TABLE(ScalarGroupTokens, DotQ8GroupTokensFn, integer_dot::GroupScalar
 KVIK_TOKEN_TABLE(Avx2GroupTokens, DotQ8GroupTokensFn, GroupAvx2Tokens)
 KVIK_TOKEN_TABLE(VnniGroupTokens, DotQ8GroupTokensFn, GroupVnniTokens)
 
-// Activation blocks for one-token dot products.
+// DotRow and the kernel sets (integer_dot.h): row-major rows take the scalar reference.
 using Kernels =
     integer_dot::IntegerKernels<integer_dot::RowScalarTokens<kFormat, RowBlockSum, 1.0f, 1>>;
 
