@@ -114,7 +114,7 @@ class Model {
 
  private:
   Model(gguf::File file, ModelConfig config, ModelWeights weights,
-        std::unique_ptr<uint8_t, void (*)(void*)> relaid);
+        std::unique_ptr<uint8_t, void (*)(void*)> matrices);
   Status Validate(std::span<const ForwardItem> batch, const KvCache& cache) const;
   void ForwardChunk(std::span<const ForwardItem> chunk, KvCache& cache, ForwardState& state,
                     float* logits, ThreadPool* pool) const;
@@ -124,8 +124,9 @@ class Model {
   gguf::File file_;
   ModelConfig config_;
   ModelWeights weights_;
-  // Weights re-laid out for speed (interleaved Q4_0 and Q8_0 matrices); the views point into it.
-  std::unique_ptr<uint8_t, void (*)(void*)> relaid_;
+  // The weight matrices, copied out of the mapping onto huge pages (Q4_0 and Q8_0 interleaved); the
+  // views point into it.
+  std::unique_ptr<uint8_t, void (*)(void*)> matrices_;
 };
 
 }  // namespace kvik

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <new>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -14,6 +15,7 @@
 #include "cli/common.h"
 #include "kvik/kv_layout.h"
 #include "kvik/model.h"
+#include "util/large_pages.h"
 #include "util/thread_pool.h"
 
 namespace kvik::cli {
@@ -205,11 +207,17 @@ int RunKvCost(Bench& bench, const std::vector<int64_t>& contexts, int reps, bool
 }
 
 // Read bandwidth of this machine: all threads stream-sum a buffer far larger than the caches. One
-// Sample() is one pass; the first pass (page tables, first touch) is taken by the constructor.
+// Sample() is one pass; the first pass (page tables, first touch) is taken by the constructor. The
+// buffer is on huge pages like the model's weights (util/large_pages.h), so the ceiling is what the
+// memory can deliver, not what 4 KiB pages let through.
 class ReadBandwidthProbe {
  public:
   explicit ReadBandwidthProbe(ThreadPool& pool)
-      : pool_(pool), buffer_(kFloats, 1.0f), partial_(pool.n_threads() * 16) {
+      : pool_(pool),
+        buffer_(AllocateLargePages(kFloats * sizeof(float))),
+        partial_(pool.n_threads() * 16) {
+    if (!buffer_) throw std::bad_alloc();
+    std::fill_n(data(), kFloats, 1.0f);
     Sample();
   }
   ~ReadBandwidthProbe() {
@@ -224,7 +232,7 @@ class ReadBandwidthProbe {
     pool_.ParallelFor(n_threads, [&](int64_t b, int64_t e) {
       for (int64_t t = b; t < e; ++t) {
         const int64_t begin = kFloats * t / n_threads, end = kFloats * (t + 1) / n_threads;
-        partial_[t * 16] = StreamSum(buffer_.data() + begin, end - begin);
+        partial_[t * 16] = StreamSum(data() + begin, end - begin);
       }
     });
     return kFloats * 4.0 / (Ms(start, Clock::now()) / 1000) / 1e9;
@@ -232,8 +240,9 @@ class ReadBandwidthProbe {
 
  private:
   static constexpr int64_t kFloats = int64_t{256} << 20;  // 1 GiB
+  float* data() { return reinterpret_cast<float*>(buffer_.get()); }
   ThreadPool& pool_;
-  std::vector<float> buffer_;
+  LargePageBuffer buffer_;
   std::vector<float> partial_;
 };
 

@@ -14,11 +14,13 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <vector>
 
 #include "kvik/kv_layout.h"
 #include "kvik/status.h"
+#include "util/large_pages.h"
 
 namespace kvik::kv {
 
@@ -80,13 +82,10 @@ class BlockPool {
   void LruPushBack(int32_t id);
   void LruRemove(int32_t id);
 
-  struct FreeDeleter {
-    void operator()(uint8_t* p) const;
-  };
   KvShape shape_;
   int64_t block_size_ = 0, n_blocks_ = 0;
   uint64_t bytes_per_block_ = 0;
-  std::unique_ptr<uint8_t, FreeDeleter> storage_;
+  LargePageBuffer storage_{nullptr, std::free};
   std::vector<int32_t> refcount_;
   std::vector<int32_t> free_list_;     // a stack: the most recently freed block is reused first
   std::vector<uint8_t> on_free_list_;  // for CheckInvariants

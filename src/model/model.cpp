@@ -6,21 +6,21 @@
 namespace kvik {
 
 Model::Model(gguf::File file, ModelConfig config, ModelWeights weights,
-             std::unique_ptr<uint8_t, void (*)(void*)> relaid)
+             std::unique_ptr<uint8_t, void (*)(void*)> matrices)
     : file_(std::move(file)),
       config_(std::move(config)),
       weights_(std::move(weights)),
-      relaid_(std::move(relaid)) {}
+      matrices_(std::move(matrices)) {}
 
 Result<std::unique_ptr<Model>> Model::Load(const std::string& path) {
   KVIK_ASSIGN_OR_RETURN(gguf::File file, gguf::File::Open(path));
   KVIK_ASSIGN_OR_RETURN(ModelConfig config, ModelConfig::FromGguf(file));
   KVIK_ASSIGN_OR_RETURN(ModelWeights weights, BindWeights(file, config));
-  KVIK_ASSIGN_OR_RETURN(RelaidWeights relaid, InterleaveWeights(weights, file));
+  KVIK_ASSIGN_OR_RETURN(LargePageBuffer matrices, CopyMatricesToLargePages(weights, file));
   // The views in `weights` point into the mapping, which moves with `file` unchanged, or into
-  // `relaid`.
+  // `matrices`.
   return std::unique_ptr<Model>(
-      new Model(std::move(file), std::move(config), std::move(weights), std::move(relaid)));
+      new Model(std::move(file), std::move(config), std::move(weights), std::move(matrices)));
 }
 
 uint64_t Model::n_parameters() const {

@@ -1,7 +1,9 @@
 // Binds GGUF tensors to ModelWeights, checking every name, shape and type against the config.
 #include "model/weights.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -88,7 +90,7 @@ Result<ModelWeights> BindWeights(const gguf::File& file, const ModelConfig& c) {
   return w;
 }
 
-Result<RelaidWeights> InterleaveWeights(ModelWeights& weights, const gguf::File& file) {
+Result<LargePageBuffer> CopyMatricesToLargePages(ModelWeights& weights, const gguf::File& file) {
   std::vector<MatrixView*> matrices;
   for (LayerWeights& l : weights.layers) {
     for (MatrixView* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) {
@@ -97,22 +99,37 @@ Result<RelaidWeights> InterleaveWeights(ModelWeights& weights, const gguf::File&
   }
   const bool tied = weights.output.data == weights.token_embedding.data;
   matrices.push_back(&weights.output);
+  // Q4_0 and Q8_0 matrices of 16+ rows are interleaved on the way; the rest are copied as they are.
+  auto copy_bytes = [](const MatrixView& m) {
+    const int64_t interleaved = InterleavedBytes(m);
+    return interleaved > 0 ? interleaved : RowBytes(m.type, m.cols) * m.rows;
+  };
   int64_t total = 0;
-  for (const MatrixView* m : matrices) total += (InterleavedBytes(*m) + 63) / 64 * 64;
-  RelaidWeights buffer(nullptr, std::free);
-  if (total == 0) return buffer;
-  buffer.reset(static_cast<uint8_t*>(std::aligned_alloc(64, total)));
+  for (const MatrixView* m : matrices) total += (copy_bytes(*m) + 63) / 64 * 64;
+  LargePageBuffer buffer = AllocateLargePages(static_cast<size_t>(total));
   if (!buffer) {
     return ResourceExhausted(file.path() + ": cannot allocate " + std::to_string(total) +
-                             " bytes for the interleaved Q4_0/Q8_0 weights");
+                             " bytes for the weight matrices");
   }
   uint8_t* next = buffer.get();
   for (MatrixView* m : matrices) {
-    const int64_t bytes = InterleavedBytes(*m);
-    if (bytes == 0) continue;
-    const MatrixView row_major = *m;
-    *m = InterleaveRows(row_major, next);
-    file.ReleasePages({row_major.data, static_cast<size_t>(RowBytes(m->type, m->cols) * m->rows)});
+    const MatrixView mapped = *m;
+    const int64_t bytes = copy_bytes(mapped);
+    // Released as copied, so resident memory never holds much more than one copy of the weights
+    // (an embedding-sized matrix held twice added 86 MiB to small-f32's peak).
+    if (InterleavedBytes(mapped) > 0) {
+      *m = InterleaveRows(mapped, next);
+      file.ReleasePages({mapped.data, static_cast<size_t>(RowBytes(mapped.type, mapped.cols) *
+                                                          mapped.rows)});
+    } else {
+      constexpr int64_t kPieceBytes = int64_t{8} << 20;
+      for (int64_t done = 0; done < bytes; done += kPieceBytes) {
+        const auto piece = static_cast<size_t>(std::min(kPieceBytes, bytes - done));
+        std::memcpy(next + done, mapped.data + done, piece);
+        file.ReleasePages({mapped.data + done, piece});
+      }
+      m->data = next;
+    }
     next += (bytes + 63) / 64 * 64;
   }
   // The embedding lookup reads rows of the same matrix, in whichever layout it now has.
