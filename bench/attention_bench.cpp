@@ -10,7 +10,8 @@
 // KV (64 MiB), as a decode step does, so rows come from DRAM.
 // Experiments on the memory side (they change the cache, not the kernels):
 //   KVIK_BENCH_BLOCK=64|256|2048  another block size: a (layer, head) run is block_size rows long
-//   KVIK_BENCH_HUGEPAGE=1         madvise(MADV_HUGEPAGE) on the pool before it is written
+//   KVIK_BENCH_SMALL_PAGES=1      madvise(MADV_NOHUGEPAGE) on the pool before it is written: 4 KiB
+//                                 pages, as the pool had before it asked for huge ones
 #include <benchmark/benchmark.h>
 #include <sys/mman.h>
 
@@ -50,13 +51,13 @@ Cache MakeCache(DType dtype, int64_t layers) {
   Cache c{KvCache::Create(options).value(), 0, {}, {}};
   c.seq = c.cache->AddSequence();
   if (!c.cache->Reserve(c.seq, kContext).ok()) std::abort();
-  if (std::getenv("KVIK_BENCH_HUGEPAGE")) {
-    // Back the pool, not yet written, with 2 MiB pages (the whole 2 MiB-aligned part of it).
+  if (std::getenv("KVIK_BENCH_SMALL_PAGES")) {
+    // Back the pool, not yet written, with 4 KiB pages (the whole 2 MiB-aligned part of it).
     constexpr uintptr_t kHuge = 2 << 20;
     const auto start = reinterpret_cast<uintptr_t>(c.cache->HeadView(c.seq, 0, 0).keys.pool);
     const uintptr_t begin = (start + kHuge - 1) & ~(kHuge - 1);
     const uintptr_t end = (start + c.cache->bytes_allocated()) & ~(kHuge - 1);
-    if (end > begin && madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE) != 0) {
+    if (end > begin && madvise(reinterpret_cast<void*>(begin), end - begin, MADV_NOHUGEPAGE) != 0) {
       std::abort();
     }
   }

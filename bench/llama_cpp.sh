@@ -86,5 +86,7 @@ for path in models:
                     kvik[test] += row["samples"]
     for test in tests:
         a, b = statistics.median(llama[test]), statistics.median(kvik[test])
-        print(f"| {name} | {test} | {a:.1f} | {b:.1f} | **{b / a:.2f}×** |")
+        ratio = f"{b / a:.2f}×"
+        # Bold where kvik is ahead.
+        print(f"| {name} | {test} | {a:.1f} | {b:.1f} | {f'**{ratio}**' if b >= a else ratio} |")
 PY

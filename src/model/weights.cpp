@@ -119,8 +119,8 @@ Result<LargePageBuffer> CopyMatricesToLargePages(ModelWeights& weights, const gg
     // (an embedding-sized matrix held twice added 86 MiB to small-f32's peak).
     if (InterleavedBytes(mapped) > 0) {
       *m = InterleaveRows(mapped, next);
-      file.ReleasePages({mapped.data, static_cast<size_t>(RowBytes(mapped.type, mapped.cols) *
-                                                          mapped.rows)});
+      file.ReleasePages(
+          {mapped.data, static_cast<size_t>(RowBytes(mapped.type, mapped.cols) * mapped.rows)});
     } else {
       constexpr int64_t kPieceBytes = int64_t{8} << 20;
       for (int64_t done = 0; done < bytes; done += kPieceBytes) {

@@ -1,12 +1,12 @@
 // Memory for big, long-lived buffers that are read by streaming through them (weights, the KV pool,
 // the bandwidth probe), backed by 2 MiB transparent huge pages where the kernel allows it.
 //
-// Why: decode reads every weight once per token. With 4 KiB pages a 200 MB model spans 50,000 pages,
-// far more than the TLB holds, so every 4 KiB of a matrix costs a page walk. Moving the weights onto
-// huge pages made small-model decode 9-25% faster (F32 +25%, F16 +21%; docs/performance.md). Linux's
-// default THP mode, "madvise", only gives huge pages to memory that asks for them, hence
-// madvise(MADV_HUGEPAGE) here. Where THP is off (or on another OS) the buffer is ordinary memory and
-// works the same, only without the gain.
+// Why: decode reads every weight once per token. With 4 KiB pages a 200 MB model spans 50,000
+// pages, far more than the TLB holds, so every 4 KiB of a matrix costs a page walk. Moving the
+// weights onto huge pages made small-model decode 9-25% faster (F32 +25%, F16 +21%;
+// docs/performance.md). Linux's default THP mode, "madvise", only gives huge pages to memory that
+// asks for them, hence madvise(MADV_HUGEPAGE) here. Where THP is off (or on another OS) the buffer
+// is ordinary memory and works the same, only without the gain.
 #pragma once
 
 #include <cstddef>
