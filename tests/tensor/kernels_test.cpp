@@ -169,6 +169,29 @@ TEST(OpsTest, RopeLeavesDimensionsBeyondRopeDimUntouched) {
   EXPECT_NE(x[0], y[0]);
 }
 
+// The per-thread angle tables must give each position the same bits however the positions before
+// it filled (or evicted) the tables, and follow a change of rope_dim or base.
+TEST(OpsTest, RopeGivesTheSameBitsWhateverWasRotatedBefore) {
+  const auto x = RandomFloats(4 * 16, 11);
+  auto rotate = [&](int64_t pos, int64_t rope_dim, float base) {
+    auto y = x;
+    RopeInPlace(y.data(), 4, 16, rope_dim, pos, base);
+    return y;
+  };
+  const auto at_3000 = rotate(3000, 16, 10000.0f);
+  const auto at_1976 = rotate(1976, 16, 10000.0f);  // the same slot as 3000 (1024 slots)
+  for (int64_t pos = 0; pos < 2048; pos += 7) rotate(pos, 16, 10000.0f);
+  EXPECT_EQ(rotate(3000, 16, 10000.0f), at_3000);
+  EXPECT_EQ(rotate(1976, 16, 10000.0f), at_1976);
+  EXPECT_EQ(rotate(3000, 16, 10000.0f), at_3000);
+  const auto other_base = rotate(3000, 16, 500000.0f);
+  EXPECT_NE(other_base, at_3000);
+  const auto other_dim = rotate(3000, 8, 10000.0f);
+  EXPECT_NE(other_dim, at_3000);
+  EXPECT_EQ(rotate(3000, 16, 10000.0f), at_3000);
+  EXPECT_EQ(rotate(3000, 16, 500000.0f), other_base);
+}
+
 TEST(OpsTest, SoftmaxSumsToOneAndSurvivesLargeValues) {
   std::vector<float> x = {1000, 1001, 999};
   SoftmaxInPlace(x.data(), 3);
