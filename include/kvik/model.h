@@ -75,7 +75,7 @@ class ForwardState {
  private:
   friend class Model;
   int64_t max_tokens_;
-  std::vector<float> x, normed, q, k, v, attention, projected, gate, up;  // (max_tokens, ·)
+  AlignedFloats x, normed, q, k, v, attention, projected, gate, up;  // (max_tokens, ·)
   std::vector<SequenceId> row_sequence;  // (max_tokens): the sequence of each row
   std::vector<int64_t> row_position;     // (max_tokens): its position in that sequence
 };

@@ -21,7 +21,10 @@ namespace {
 
 // Copies 4 quant bytes between the layouts, applying the format's stored XOR (its own inverse).
 void CopyQuad(const Format& f, uint8_t* to, const uint8_t* from) {
-  for (int k = 0; k < 4; ++k) to[k] = from[k] ^ f.stored_xor;
+  uint32_t quad;
+  std::memcpy(&quad, from, 4);
+  quad ^= 0x01010101u * f.stored_xor;
+  std::memcpy(to, &quad, 4);
 }
 
 }  // namespace
