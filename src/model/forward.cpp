@@ -22,6 +22,23 @@ void AddInPlace(float* x, const float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] += y[i];
 }
 
+// Calls row_fn(t) for every row t < n: over the pool for a prefill chunk, so the other threads do
+// not wait while one normalises, rotates and stores the prompt rows between products (7% of the
+// worker's time in stories15M's pp128 profile); inline for a few rows, where a hand-off costs more
+// than it saves. Rows are independent, so the split changes no result.
+template <typename RowFn>
+void ForRows(int64_t n, ThreadPool* pool, const RowFn& row_fn) {
+  constexpr int64_t kMinRowsToSplit = 32;
+  auto rows = [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) row_fn(t);
+  };
+  if (pool && n >= kMinRowsToSplit) {
+    pool->ParallelFor(n, rows);
+  } else {
+    rows(0, n);
+  }
+}
+
 int64_t LogitRowCount(const ForwardItem& item) {
   switch (item.logits) {
     case LogitRows::kNone: return 0;
@@ -122,34 +139,38 @@ void Model::ForwardChunk(std::span<const ForwardItem> chunk, KvCache& cache, For
   }
   for (int64_t layer = 0; layer < c.n_layers; ++layer) {
     const LayerWeights& w = weights_.layers[layer];
-    for (int64_t t = 0; t < n; ++t) {
+    ForRows(n, pool, [&](int64_t t) {
       RmsNorm(s.normed.data() + t * c.dim, s.x.data() + t * c.dim, w.attn_norm, c.dim, c.rms_eps);
-    }
+    });
     const MatMulTarget qkv[] = {{w.wq, s.q.data()}, {w.wk, s.k.data()}, {w.wv, s.v.data()}};
     MatMulShared(qkv, s.normed.data(), n, pool);
-    AddBias(s.q.data(), w.bq, n, q_dim);
-    AddBias(s.k.data(), w.bk, n, kv_dim);
-    AddBias(s.v.data(), w.bv, n, kv_dim);
-    for (int64_t t = 0; t < n; ++t) {
+    ForRows(n, pool, [&](int64_t t) {
+      AddBias(s.q.data() + t * q_dim, w.bq, 1, q_dim);
+      AddBias(s.k.data() + t * kv_dim, w.bk, 1, kv_dim);
+      AddBias(s.v.data() + t * kv_dim, w.bv, 1, kv_dim);
       RopeInPlace(s.q.data() + t * q_dim, c.n_heads, c.head_dim, c.rope_dim, s.row_position[t],
                   c.rope_freq_base);
       RopeInPlace(s.k.data() + t * kv_dim, c.n_kv_heads, c.head_dim, c.rope_dim, s.row_position[t],
                   c.rope_freq_base);
+      // Rows of distinct positions: the cache writes disjoint bytes for each.
       cache.Store(s.row_sequence[t], layer, s.row_position[t], s.k.data() + t * kv_dim,
                   s.v.data() + t * kv_dim);
-    }
+    });
     Attention(layer, n, cache, s, pool);
     MatMul(w.wo, s.attention.data(), n, s.projected.data(), pool);
-    AddInPlace(s.x.data(), s.projected.data(), n * c.dim);
-
-    for (int64_t t = 0; t < n; ++t) {
+    ForRows(n, pool, [&](int64_t t) {
+      AddInPlace(s.x.data() + t * c.dim, s.projected.data() + t * c.dim, c.dim);
       RmsNorm(s.normed.data() + t * c.dim, s.x.data() + t * c.dim, w.ffn_norm, c.dim, c.rms_eps);
-    }
+    });
     const MatMulTarget gate_up[] = {{w.w_gate, s.gate.data()}, {w.w_up, s.up.data()}};
     MatMulShared(gate_up, s.normed.data(), n, pool);
-    SwiGluInPlace(s.gate.data(), s.up.data(), n * c.ffn_dim);
+    ForRows(n, pool, [&](int64_t t) {
+      SwiGluInPlace(s.gate.data() + t * c.ffn_dim, s.up.data() + t * c.ffn_dim, c.ffn_dim);
+    });
     MatMul(w.w_down, s.gate.data(), n, s.projected.data(), pool);
-    AddInPlace(s.x.data(), s.projected.data(), n * c.dim);
+    ForRows(n, pool, [&](int64_t t) {
+      AddInPlace(s.x.data() + t * c.dim, s.projected.data() + t * c.dim, c.dim);
+    });
   }
   for (const ForwardItem& item : chunk) cache.Commit(item.seq, item.tokens);
 
