@@ -1,5 +1,6 @@
-// A llama-family transformer loaded from GGUF: config, weights (views into the mmap, or into a copy
-// re-laid out for speed) and the forward pass for a batch of consecutive tokens of one sequence.
+// A llama-family transformer loaded from GGUF: config, weights (the matrices it multiplies by copied
+// onto huge pages, Q4_0/Q8_0 re-laid out on the way; norms and an untied embedding read in place
+// from the mmap) and the forward pass for a batch of sequences.
 #pragma once
 
 #include <cstdint>
