@@ -23,8 +23,8 @@ Result<std::unique_ptr<BlockPool>> BlockPool::Create(const KvShape& shape, int64
   const uint64_t bytes = pool->bytes_allocated();
   // 64-byte aligned so SIMD loads of a run's first row never split a cache line. On huge pages:
   // decode attention reads every cached row of a sequence per token, and with 4 KiB pages
-  // (bench/attention_bench, KVIK_BENCH_HUGEPAGE) a layer's decode attention at 2,048 tokens took
-  // 10-20% longer. The cost: a touched region is resident 2 MiB at a time, as if the pool were
+  // (bench/attention_bench, KVIK_BENCH_SMALL_PAGES=1) a layer's decode attention at 2,048 tokens
+  // took 10-20% longer. The cost: a touched region is resident 2 MiB at a time, as if the pool were
   // allocated up front, which llama.cpp and vLLM do anyway.
   pool->storage_ = AllocateLargePages(bytes);
   if (!pool->storage_) return ResourceExhausted("KV cache: cannot allocate " + FormatBytes(bytes));

@@ -12,10 +12,9 @@
 namespace kvik {
 namespace {
 
-void AddBias(float* rows, const float* bias, int64_t n_rows, int64_t width) {
+void AddBias(float* row, const float* bias, int64_t width) {
   if (!bias) return;
-  for (int64_t t = 0; t < n_rows; ++t)
-    for (int64_t i = 0; i < width; ++i) rows[t * width + i] += bias[i];
+  for (int64_t i = 0; i < width; ++i) row[i] += bias[i];
 }
 
 void AddInPlace(float* x, const float* y, int64_t n) {
@@ -145,9 +144,9 @@ void Model::ForwardChunk(std::span<const ForwardItem> chunk, KvCache& cache, For
     const MatMulTarget qkv[] = {{w.wq, s.q.data()}, {w.wk, s.k.data()}, {w.wv, s.v.data()}};
     MatMulShared(qkv, s.normed.data(), n, pool);
     ForRows(n, pool, [&](int64_t t) {
-      AddBias(s.q.data() + t * q_dim, w.bq, 1, q_dim);
-      AddBias(s.k.data() + t * kv_dim, w.bk, 1, kv_dim);
-      AddBias(s.v.data() + t * kv_dim, w.bv, 1, kv_dim);
+      AddBias(s.q.data() + t * q_dim, w.bq, q_dim);
+      AddBias(s.k.data() + t * kv_dim, w.bk, kv_dim);
+      AddBias(s.v.data() + t * kv_dim, w.bv, kv_dim);
       RopeInPlace(s.q.data() + t * q_dim, c.n_heads, c.head_dim, c.rope_dim, s.row_position[t],
                   c.rope_freq_base);
       RopeInPlace(s.k.data() + t * kv_dim, c.n_kv_heads, c.head_dim, c.rope_dim, s.row_position[t],
