@@ -81,7 +81,8 @@ class RopeTables {
       cos_.assign(kSlots * (dim / 2), 0.0f);
       sin_.assign(kSlots * (dim / 2), 0.0f);
     }
-    const int64_t slot = position % kSlots, pairs = dim / 2;
+    // Context shift re-rotates keys by a negative position, hence the non-negative remainder.
+    const int64_t slot = (position % kSlots + kSlots) % kSlots, pairs = dim / 2;
     float* c = cos_.data() + slot * pairs;
     float* s = sin_.data() + slot * pairs;
     if (positions_[slot] != position) {

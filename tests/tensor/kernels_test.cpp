@@ -190,6 +190,15 @@ TEST(OpsTest, RopeGivesTheSameBitsWhateverWasRotatedBefore) {
   EXPECT_NE(other_dim, at_3000);
   EXPECT_EQ(rotate(3000, 16, 10000.0f), at_3000);
   EXPECT_EQ(rotate(3000, 16, 500000.0f), other_base);
+  // Negative positions (context shift rotates keys back) have slots of their own, and rotating
+  // back undoes rotating forward up to rounding.
+  const auto back = rotate(-3000, 16, 10000.0f);
+  EXPECT_EQ(rotate(-3000, 16, 10000.0f), back);
+  auto there_and_back = at_3000;
+  RopeInPlace(there_and_back.data(), 4, 16, 16, -3000, 10000.0f);
+  for (size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(there_and_back[i], x[i], 1e-3f) << i;
+  EXPECT_EQ(rotate(1024, 16, 10000.0f), rotate(1024, 16, 10000.0f));
+  EXPECT_NE(rotate(-1024, 16, 10000.0f), rotate(1024, 16, 10000.0f));
 }
 
 TEST(OpsTest, SoftmaxSumsToOneAndSurvivesLargeValues) {
