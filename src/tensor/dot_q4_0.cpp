@@ -22,7 +22,6 @@
 #include "tensor/dot_kernels.h"
 #include "tensor/integer_dot.h"
 #include "tensor/interleaved_layout.h"
-#include "tensor/prefetch.h"
 
 // GCC 12's avx512fintrin.h seeds some conversions with a deliberately undefined vector and then
 // warns about it at every use (as in dot_avx512.cpp); the value is fully overwritten.
@@ -40,14 +39,6 @@ using integer_dot::CpuHasAvx512Vnni;
 using integer_dot::Quad;
 using interleaved::kGroupRows;
 constexpr const interleaved::Format& kFormat = interleaved::kQ4_0;
-constexpr int64_t kBlockBytes = interleaved::kQ4_0.block_bytes;
-
-// Decode streams the weights (prefetch.h): per block the sweep advances by a block's share of the
-// group (16 · 18 bytes) and takes 5 lines, so it covers quants, scales and the next groups in step
-// with the reads.
-inline void PrefetchAhead(const uint8_t* group, int64_t b) {
-  PrefetchToL2(group + kPrefetchAheadBytes + b * kGroupRows * kBlockBytes, 5 * 64);
-}
 
 // ---- Scalar reference, row-major rows ----
 
@@ -85,9 +76,8 @@ KVIK_Q4_AVX2 void GroupAvx2Tokens(const uint8_t* group, const Q8Act* x, int64_t 
     for (int t = 0; t < NT; ++t) acc[h][t] = _mm256_setzero_ps();
   }
   for (int64_t b = 0; b < n_blocks; ++b) {
-    PrefetchAhead(group, b);
     const uint8_t* quants = interleaved::GroupQuants(kFormat, group, b);
-    const uint8_t* scales = interleaved::GroupScales(kFormat, group, n_blocks, b);
+    const uint8_t* scales = interleaved::GroupScales(kFormat, group, b);
     KVIK_UNROLL
     for (int h = 0; h < 2; ++h) {
       // Chunk j's bytes for rows 8h … 8h+7: low nibbles pair with activations 4j…, high with
@@ -139,7 +129,6 @@ KVIK_Q4_VNNI void GroupVnniTokens(const uint8_t* group, const Q8Act* x, int64_t 
   KVIK_UNROLL
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
-    PrefetchAhead(group, b);
     const uint8_t* quants = interleaved::GroupQuants(kFormat, group, b);
     __m512i w[8];
     KVIK_UNROLL
@@ -149,7 +138,7 @@ KVIK_Q4_VNNI void GroupVnniTokens(const uint8_t* group, const Q8Act* x, int64_t 
       w[2 * j + 1] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
     }
     const __m512 d_w = _mm512_cvtph_ps(_mm256_load_si256(
-        reinterpret_cast<const __m256i*>(interleaved::GroupScales(kFormat, group, n_blocks, b))));
+        reinterpret_cast<const __m256i*>(interleaved::GroupScales(kFormat, group, b))));
     KVIK_UNROLL
     for (int t = 0; t < NT; ++t) {
       const Q8Act& a = x[t * x_stride + b];

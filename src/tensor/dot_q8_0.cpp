@@ -23,7 +23,6 @@
 #include "tensor/dot_kernels.h"
 #include "tensor/integer_dot.h"
 #include "tensor/interleaved_layout.h"
-#include "tensor/prefetch.h"
 
 // GCC 12's avx512fintrin.h seeds some conversions with a deliberately undefined vector and then
 // warns about it at every use (as in dot_avx512.cpp); the value is fully overwritten.
@@ -41,14 +40,7 @@ using integer_dot::CpuHasAvx512Vnni;
 using integer_dot::Quad;
 using interleaved::kGroupRows;
 constexpr const interleaved::Format& kFormat = interleaved::kQ8_0;
-constexpr int64_t kBlockBytes = interleaved::kQ8_0.block_bytes;
 constexpr float kResidualScale = 1.0f / 256;
-
-// Decode streams the weights (prefetch.h): per block the sweep advances by a block's share of the
-// group (16 · 34 bytes) and takes 9 lines.
-inline void PrefetchAhead(const uint8_t* group, int64_t b) {
-  PrefetchToL2(group + kPrefetchAheadBytes + b * kGroupRows * kBlockBytes, 9 * 64);
-}
 
 // ---- Scalar reference, row-major rows ----
 
@@ -87,9 +79,8 @@ KVIK_Q8_AVX2 void GroupAvx2Tokens(const uint8_t* group, const Q8Act* x, int64_t 
     for (int t = 0; t < NT; ++t) acc[h][t] = _mm256_setzero_ps();
   }
   for (int64_t b = 0; b < n_blocks; ++b) {
-    PrefetchAhead(group, b);
     const uint8_t* quants = interleaved::GroupQuants(kFormat, group, b);
-    const uint8_t* scales = interleaved::GroupScales(kFormat, group, n_blocks, b);
+    const uint8_t* scales = interleaved::GroupScales(kFormat, group, b);
     KVIK_UNROLL
     for (int h = 0; h < 2; ++h) {
       const __m256 d_w =
@@ -135,13 +126,12 @@ KVIK_Q8_VNNI void GroupVnniTokens(const uint8_t* group, const Q8Act* x, int64_t 
   KVIK_UNROLL
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
-    PrefetchAhead(group, b);
     const uint8_t* quants = interleaved::GroupQuants(kFormat, group, b);
     __m512i w[8];  // w + 128 of elements 4j..4j+3 of each row
     KVIK_UNROLL
     for (int j = 0; j < 8; ++j) w[j] = _mm512_load_si512(quants + 64 * j);
     const __m512 d_w = _mm512_cvtph_ps(_mm256_load_si256(
-        reinterpret_cast<const __m256i*>(interleaved::GroupScales(kFormat, group, n_blocks, b))));
+        reinterpret_cast<const __m256i*>(interleaved::GroupScales(kFormat, group, b))));
     KVIK_UNROLL
     for (int t = 0; t < NT; ++t) {
       const Q8Act& a = x[t * x_stride + b];

@@ -59,7 +59,7 @@ void GroupScalarTokens(const uint8_t* group, const Q8Act* x, int64_t x_stride, i
     for (int i = 0; i < interleaved::kGroupRows; ++i) {
       float acc = 0;
       for (int64_t b = 0; b < n_blocks; ++b) {
-        const uint8_t* scales = interleaved::GroupScales(kFormat, group, n_blocks, b);
+        const uint8_t* scales = interleaved::GroupScales(kFormat, group, b);
         const uint8_t* quants = interleaved::GroupQuants(kFormat, group, b);
         acc =
             Accumulate(acc, GroupSum(quants, i, xt[b]), F16ToF32(Load16(scales + 2 * i)), xt[b].d);

@@ -13,9 +13,11 @@ namespace kvik {
 using kernels::interleaved::Format;
 using kernels::interleaved::FormatOf;
 using kernels::interleaved::GroupBytes;
-using kernels::interleaved::GroupQuantBytes;
+using kernels::interleaved::GroupQuants;
+using kernels::interleaved::GroupScales;
 using kernels::interleaved::kGroupRows;
-using kernels::interleaved::kGroupScaleBytes;
+using kernels::interleaved::QuantsOffset;
+using kernels::interleaved::ScalesOffset;
 
 namespace {
 
@@ -44,9 +46,11 @@ MatrixView InterleaveRows(const MatrixView& w, uint8_t* out) {
   const int64_t group_bytes = GroupBytes(f, w.cols);
   for (int64_t g = 0; g < groups; ++g) {
     uint8_t* group = out + g * group_bytes;
+    // Zeros where an odd block count leaves the last pair's second scales unused.
+    std::memset(group, 0, group_bytes);
     for (int64_t b = 0; b < n_blocks; ++b) {
-      uint8_t* quants = group + b * GroupQuantBytes(f);
-      uint8_t* scales = group + n_blocks * GroupQuantBytes(f) + b * kGroupScaleBytes;
+      uint8_t* quants = group + QuantsOffset(f, b);
+      uint8_t* scales = group + ScalesOffset(f, b);
       for (int64_t i = 0; i < kGroupRows; ++i) {
         const uint8_t* block = w.row(g * kGroupRows + i) + b * f.block_bytes;
         std::memcpy(scales + 2 * i, block, 2);
@@ -55,8 +59,6 @@ MatrixView InterleaveRows(const MatrixView& w, uint8_t* out) {
         }
       }
     }
-    const int64_t packed = n_blocks * (GroupQuantBytes(f) + kGroupScaleBytes);
-    std::memset(group + packed, 0, group_bytes - packed);
   }
   const int64_t tail_rows = w.rows - groups * kGroupRows;
   std::memcpy(out + groups * group_bytes, w.row(groups * kGroupRows),
@@ -78,9 +80,9 @@ void RowToFloats(const MatrixView& w, int64_t r, float* out) {
   const int64_t i = r % kGroupRows, n_blocks = w.cols / 32;
   for (int64_t b = 0; b < n_blocks; ++b) {
     uint8_t block[34];
-    std::memcpy(block, group + n_blocks * GroupQuantBytes(f) + b * kGroupScaleBytes + 2 * i, 2);
+    std::memcpy(block, GroupScales(f, group, b) + 2 * i, 2);
     for (int64_t j = 0; j < f.quant_bytes / 4; ++j) {
-      CopyQuad(f, block + 2 + 4 * j, group + b * GroupQuantBytes(f) + 64 * j + 4 * i);
+      CopyQuad(f, block + 2 + 4 * j, GroupQuants(f, group, b) + 64 * j + 4 * i);
     }
     DequantizeRow(w.type, block, 32, out + 32 * b);
   }

@@ -192,12 +192,47 @@ TEST(InterleavedLayoutTest, OnlyQ4_0AndQ8_0MatricesOf16RowsOrMoreAreInterleaved)
   EXPECT_EQ(InterleavedBytes({DType::kQ4_0, 15, 64, nullptr}), 0);
   EXPECT_EQ(InterleavedBytes({DType::kF16, 64, 64, nullptr}), 0);
   EXPECT_EQ(InterleavedBytes({DType::kQ4_0, 16, 64, nullptr, RowLayout::kInterleaved16}), 0);
-  // 2 blocks × 16 rows × 18 bytes = 576 = 9 cache lines; 9 blocks (288 columns) pad a group's
-  // 2592 bytes to 2624, and the 3 rows after the last group stay row-major.
+  // 2 blocks × 16 rows × 18 bytes = 576 = 9 cache lines: one pair, 64 bytes of scales and 2 × 256
+  // of quants. 9 blocks (288 columns) are 5 pairs, the last without its second block's quants:
+  // 5 · 64 + 9 · 256 = 2624 bytes a group, and the 3 rows after the last group stay row-major.
   EXPECT_EQ(InterleavedBytes({DType::kQ4_0, 16, 64, nullptr}), 576);
   EXPECT_EQ(InterleavedBytes({DType::kQ4_0, 35, 288, nullptr}), 2 * 2624 + 3 * 9 * 18);
-  // Q8_0: 9 blocks × 16 × 34 = 4896, padded to 4928.
+  // Q8_0: 5 · 64 + 9 · 512 = 4928.
   EXPECT_EQ(InterleavedBytes({DType::kQ8_0, 35, 288, nullptr}), 2 * 4928 + 3 * 9 * 34);
+}
+
+TEST(InterleavedLayoutTest, AGroupIsItsPairsOfBlocksScalesFirstInReadingOrder) {
+  // 16 rows of 3 Q8_0 blocks, every row's block b holding d = b + 1 and quants 16·b + j (stored
+  // plus 128): pair 0 is [scales 0][scales 1][quants 0][quants 1], pair 1 [scales 2][zeros]
+  // [quants 2].
+  const int64_t cols = 96;
+  std::vector<uint8_t> m(kGroupRows * RowBytes(DType::kQ8_0, cols));
+  for (int64_t r = 0; r < kGroupRows; ++r) {
+    for (int64_t b = 0; b < 3; ++b) {
+      uint8_t* block = m.data() + r * RowBytes(DType::kQ8_0, cols) + b * 34;
+      const uint16_t d = F32ToF16(static_cast<float>(b + 1));
+      std::memcpy(block, &d, 2);
+      for (int j = 0; j < 32; ++j) block[2 + j] = static_cast<uint8_t>(16 * b + j);
+    }
+  }
+  const Interleaved group = Interleave({DType::kQ8_0, kGroupRows, cols, m.data()});
+  const uint8_t* bytes = group.bytes.get();
+  ASSERT_EQ(InterleavedBytes({DType::kQ8_0, kGroupRows, cols, nullptr}), 2 * 64 + 3 * 512);
+  const int64_t scales_at[3] = {0, 32, 1088}, quants_at[3] = {64, 576, 1152};
+  for (int64_t b = 0; b < 3; ++b) {
+    for (int64_t i = 0; i < kGroupRows; ++i) {
+      uint16_t d;
+      std::memcpy(&d, bytes + scales_at[b] + 2 * i, 2);
+      ASSERT_EQ(F16ToF32(d), static_cast<float>(b + 1)) << "block " << b << " row " << i;
+      for (int j = 0; j < 32; ++j) {
+        // Chunk j / 4 holds elements 4·(j/4) … of every row, 4 bytes a row.
+        const uint8_t stored = bytes[quants_at[b] + 64 * (j / 4) + 4 * i + j % 4];
+        ASSERT_EQ(stored, static_cast<uint8_t>((16 * b + j) ^ 0x80)) << "block " << b << " row "
+                                                                       << i << " element " << j;
+      }
+    }
+  }
+  for (int64_t k = 1088 + 32; k < 1152; ++k) ASSERT_EQ(bytes[k], 0) << "padding byte " << k;
 }
 
 TEST(InterleavedLayoutTest, EveryRowReadsBackAsTheRowMajorRow) {
