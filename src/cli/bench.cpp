@@ -100,22 +100,50 @@ struct Bench {
     return Ms(start, Clock::now());
   }
 
+  // One sequence decoding random tokens one at a time after `depth` cached ones.
+  struct DecodeRun {
+    DecodeRun(const ModelConfig& c, std::unique_ptr<KvCache> kv, int64_t capacity, uint32_t seed)
+        : cache(std::move(kv)),
+          seq(cache->AddSequence()),
+          state(c, std::min<int64_t>(512, capacity)),
+          logits(c.vocab_size),
+          tokens(RandomTokens(capacity, c.vocab_size, seed)) {}
+    std::unique_ptr<KvCache> cache;
+    SequenceId seq;
+    ForwardState state;
+    std::vector<float> logits;
+    std::vector<int32_t> tokens;
+    int64_t next = 0;  // index of the next token to decode
+  };
+
+  // A run with `depth` tokens prefilled (at least one, so decode has a context), ready for `n`
+  // decode steps.
+  Result<std::unique_ptr<DecodeRun>> StartDecode(int64_t depth, int64_t n, uint32_t seed) {
+    const int64_t warm = std::max<int64_t>(1, depth);
+    KVIK_ASSIGN_OR_RETURN(auto cache, MakeCache(warm + n));
+    auto run = std::make_unique<DecodeRun>(model.config(), std::move(cache), warm + n, seed);
+    KVIK_RETURN_IF_ERROR(model.Forward({run->tokens.data(), size_t(warm)}, run->seq, *run->cache,
+                                       run->state, run->logits.data(), false, &pool));
+    run->next = warm;
+    return run;
+  }
+
+  // Wall time of the run's next decode step.
+  Result<double> DecodeStep(DecodeRun& run) {
+    const auto start = Clock::now();
+    KVIK_RETURN_IF_ERROR(model.Forward({run.tokens.data() + run.next, 1}, run.seq, *run.cache,
+                                       run.state, run.logits.data(), false, &pool));
+    ++run.next;
+    return Ms(start, Clock::now());
+  }
+
   // Per-step wall times of decoding `n` tokens one at a time after `depth` cached ones.
   Result<std::vector<double>> DecodeStepMs(int64_t depth, int64_t n, uint32_t seed) {
-    const ModelConfig& c = model.config();
-    const int64_t capacity = std::max<int64_t>(1, depth) + n;
-    KVIK_ASSIGN_OR_RETURN(auto cache, MakeCache(capacity));
-    const SequenceId seq = cache->AddSequence();
-    ForwardState state(c, std::min<int64_t>(512, capacity));
-    std::vector<float> logits(c.vocab_size);
-    const auto tokens = RandomTokens(capacity, c.vocab_size, seed);
-    const int64_t warm = std::max<int64_t>(1, depth);  // at least one token so decode has a context
-    KVIK_RETURN_IF_ERROR(model.Forward({tokens.data(), size_t(warm)}, seq, *cache, state, logits.data(), false, &pool));
+    KVIK_ASSIGN_OR_RETURN(auto run, StartDecode(depth, n, seed));
     std::vector<double> steps;
     for (int64_t i = 0; i < n; ++i) {
-      const auto start = Clock::now();
-      KVIK_RETURN_IF_ERROR(model.Forward({tokens.data() + warm + i, 1}, seq, *cache, state, logits.data(), false, &pool));
-      steps.push_back(Ms(start, Clock::now()));
+      KVIK_ASSIGN_OR_RETURN(double ms, DecodeStep(*run));
+      steps.push_back(ms);
     }
     return steps;
   }
@@ -288,13 +316,92 @@ int RunRoofline(Bench& bench, int reps, int64_t n_gen, int64_t depth, bool json,
   return 0;
 }
 
+// Decode at `depth` against decode at depth 0 with their steps interleaved (--depth-loss): both
+// meet the same minutes of this machine's drifting bandwidth, which separate runs do not. Each
+// step reads every weight plus the KV rows of its cache (on average depth + n_gen/2 of them), so
+// the bytes predict tok/s(depth) / tok/s(0); losing no more than that means the extra KV bytes are
+// read at least as fast as the weights.
+int RunDepthLoss(Bench& bench, int reps, int64_t n_gen, int64_t depth, bool json,
+                 const std::string& model_path) {
+  const ModelConfig& c = bench.model.config();
+  uint64_t weight_bytes = 0;
+  for (const auto& t : bench.model.file().tensors()) weight_bytes += t.n_bytes;
+  const double kv_per_token = double(c.kv_shape(bench.kv_dtype).bytes_per_token());
+  const int64_t depths[2] = {0, depth};
+  double bytes[2], tps_median[2];
+  std::vector<double> tps[2];
+  for (int d = 0; d < 2; ++d) {
+    bytes[d] = double(weight_bytes) + kv_per_token * (std::max<int64_t>(1, depths[d]) + n_gen / 2.0);
+  }
+  for (int r = 0; r < reps; ++r) {
+    std::unique_ptr<Bench::DecodeRun> runs[2];
+    for (int d = 0; d < 2; ++d) {
+      auto run = bench.StartDecode(depths[d], n_gen, 400 + r);
+      if (!run.ok()) return Fail(run.status());
+      runs[d] = std::move(*run);
+    }
+    double total_ms[2] = {0, 0};
+    for (int64_t i = 0; i < n_gen; ++i) {
+      for (int k = 0; k < 2; ++k) {
+        const int d = (i + k) % 2;  // alternate which goes first
+        auto ms = bench.DecodeStep(*runs[d]);
+        if (!ms.ok()) return Fail(ms.status());
+        total_ms[d] += *ms;
+      }
+    }
+    for (int d = 0; d < 2; ++d) tps[d].push_back(n_gen / (total_ms[d] / 1000));
+  }
+  for (int d = 0; d < 2; ++d) tps_median[d] = Summarize(tps[d]).median;
+  const double measured = tps_median[1] / tps_median[0], predicted = bytes[0] / bytes[1];
+  // The rate at which the extra KV bytes were read: extra bytes over extra time per step (none
+  // when the deeper steps were not slower, which noise can do to a shallow depth).
+  const double extra_seconds = 1 / tps_median[1] - 1 / tps_median[0];
+  const double extra_gbps = extra_seconds > 0 ? (bytes[1] - bytes[0]) / extra_seconds / 1e9 : 0;
+  if (json) {
+    nlohmann::json out = {{"model", model_path},
+                          {"threads", bench.pool.n_threads()},
+                          {"kv_dtype", std::string(Name(bench.kv_dtype))},
+                          {"n_gen", n_gen},
+                          {"depth", depth},
+                          {"tps_depth0_median", tps_median[0]},
+                          {"tps_depth_median", tps_median[1]},
+                          {"bytes_per_step_depth0", bytes[0]},
+                          {"bytes_per_step_depth", bytes[1]},
+                          {"ratio_measured", measured},
+                          {"ratio_predicted", predicted},
+                          {"extra_kv_read_gbps", extra_seconds > 0 ? nlohmann::json(extra_gbps)
+                                                                   : nlohmann::json(nullptr)},
+                          {"depth0_read_gbps", bytes[0] * tps_median[0] / 1e9}};
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
+  }
+  std::printf("decode at depth %lld against depth 0: %s, kv %s, %d threads, tg%lld, steps "
+              "interleaved, median of %d\n",
+              (long long)depth, model_path.c_str(), std::string(Name(bench.kv_dtype)).c_str(),
+              bench.pool.n_threads(), (long long)n_gen, reps);
+  for (int d = 0; d < 2; ++d) {
+    std::printf("depth %5lld: %.1f tok/s, %s read per step = %.1f GB/s\n", (long long)depths[d],
+                tps_median[d], FormatBytes(uint64_t(bytes[d])).c_str(),
+                bytes[d] * tps_median[d] / 1e9);
+  }
+  char extra[96] = "the extra KV bytes took no measurable time";
+  if (extra_seconds > 0) {
+    std::snprintf(extra, sizeof extra, "the extra KV bytes were read at %.1f GB/s", extra_gbps);
+  }
+  std::printf("tok/s ratio %.3f, the bytes predict %.3f; %s (%s)\n", measured, predicted,
+              extra,
+              measured >= predicted ? "no more lost than the bytes predict"
+                                    : "more lost than the bytes predict");
+  return 0;
+}
+
 int RunBench(int argc, char** argv) {
   CLI::App app("Measure prefill (pp) and decode (tg) speed, or the KV-cache cost curve", "bench");
   std::string model_path, prompt_list = "128", kv_dtype = "f32", kv_cost_list;
   int64_t n_gen = 128, depth = 0;
   int reps = 5;
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  bool json = false, roofline = false;
+  bool json = false, roofline = false, depth_loss = false;
   app.add_option("-m,--model", model_path, "model .gguf")->required();
   app.add_option("-p,--n-prompt", prompt_list, "prefill sizes, comma-separated (0 = skip)");
   app.add_option("-n,--n-gen", n_gen, "tokens to decode (0 = skip)")->check(CLI::NonNegativeNumber);
@@ -308,6 +415,8 @@ int RunBench(int argc, char** argv) {
                  "cost-curve mode: contexts (e.g. 64,256,1024,2048) for cached vs recompute ms/token");
   app.add_flag("--roofline", roofline,
                "measure read bandwidth and compare decode speed with the bandwidth ceiling");
+  app.add_flag("--depth-loss", depth_loss,
+               "decode at --depth against depth 0, steps interleaved, vs what the KV bytes predict");
   app.add_flag("--json", json, "machine-readable output");
   int exit_code = 0;
   if (!Parse(app, argc, argv, exit_code)) return exit_code;
@@ -332,6 +441,10 @@ int RunBench(int argc, char** argv) {
   ThreadPool pool(threads);
   Bench bench{**model, pool, *ParseDType(kv_dtype)};
   if (!contexts.empty()) return RunKvCost(bench, contexts, reps, json, model_path);
+  if (depth_loss) {
+    if (depth <= 0) return Fail(InvalidArgument("--depth-loss needs --depth > 0"));
+    return RunDepthLoss(bench, reps, n_gen > 0 ? n_gen : 128, depth, json, model_path);
+  }
   if (roofline) return RunRoofline(bench, reps, n_gen > 0 ? n_gen : 128, depth, json, model_path);
 
   uint64_t weight_bytes = 0;

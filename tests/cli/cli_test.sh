@@ -124,6 +124,26 @@ PY
     done
     ;;
 
+  bench_depth_loss)
+    model=$(tiny)
+    "$kvik" bench -m "$model" -t 2 -n 4 --depth 16 --depth-loss -r 1 --json >"$work/loss.json" ||
+      fail "bench --depth-loss failed"
+    per_token=$("$kvik" kv-size --model "$model" --ctx 1 --dtype f32 --json |
+                $py -c 'import json,sys; print(json.load(sys.stdin)["bytes_per_token"])')
+    # Depth 0 still caches one token (decode needs a context), so the 15 extra cached tokens add
+    # their K/V bytes to every step; the prediction is the ratio of the bytes per step.
+    $py - "$work/loss.json" "$per_token" <<'PY' || fail "bench --depth-loss: $(cat "$work/loss.json")"
+import json, sys
+r, per_token = json.load(open(sys.argv[1])), int(sys.argv[2])
+assert r["bytes_per_step_depth"] - r["bytes_per_step_depth0"] == 15 * per_token, r
+assert abs(r["ratio_predicted"] - r["bytes_per_step_depth0"] / r["bytes_per_step_depth"]) < 1e-12
+assert r["tps_depth0_median"] > 0 and r["tps_depth_median"] > 0
+assert abs(r["ratio_measured"] - r["tps_depth_median"] / r["tps_depth0_median"]) < 1e-12
+PY
+    expect_error "$kvik" bench -m "$model" --depth-loss | grep -q -- "--depth" ||
+      fail "--depth-loss without --depth not explained"
+    ;;
+
   generate_greedy_is_deterministic_and_cache_free_path_agrees)
     model=$(tiny)
     a=$("$kvik" generate -m "$model" -p "once upon a time" -n 40 --temp 0 2>/dev/null)
