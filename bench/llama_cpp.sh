@@ -9,8 +9,9 @@
 # is committed here.
 #
 # Then, for each model, R rounds each run `llama-bench -r 1` and `kvik bench -r 1` back to back
-# (so drift on this shared VM hits both alike) for pp512 and tg128 (by default) at 2 threads with an f16 KV
-# cache (llama.cpp's default), and prints medians and the kvik / llama.cpp ratio.
+# (so drift on this shared VM hits both alike; each runs a test once untimed first) for pp512 and
+# tg128 (by default) at 2 threads with an f16 KV cache (llama.cpp's default), and prints medians
+# and the kvik / llama.cpp ratio.
 #
 # usage: [PP=512] [TG=128] [DEPTH=0] bench/llama_cpp.sh [BUILD_DIR] [ROUNDS] [MODEL.gguf ...]
 #   (stories15M's context is 256 tokens: PP=128 for it; DEPTH=D decodes after D cached tokens,

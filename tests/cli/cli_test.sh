@@ -124,8 +124,19 @@ PY
     done
     ;;
 
-  bench_depth_loss)
+  bench_tests_and_depth_loss)
     model=$(tiny)
+    # A pp and a tg test, with and without the warm-up run: one JSON row each, positive tok/s.
+    for warm in "" --no-warmup; do
+      "$kvik" bench -m "$model" -t 2 -p 8 -n 4 -r 2 $warm --json >"$work/bench.json" ||
+        fail "bench $warm failed"
+      $py - "$work/bench.json" <<'PY' || fail "bench $warm: $(cat "$work/bench.json")"
+import json, sys
+rows = json.load(open(sys.argv[1]))
+assert [r["test"] for r in rows] == ["pp8", "tg4"], rows
+assert all(len(r["samples"]) == 2 and min(r["samples"]) > 0 for r in rows), rows
+PY
+    done
     "$kvik" bench -m "$model" -t 2 -n 4 --depth 16 --depth-loss -r 1 --json >"$work/loss.json" ||
       fail "bench --depth-loss failed"
     per_token=$("$kvik" kv-size --model "$model" --ctx 1 --dtype f32 --json |
