@@ -7,7 +7,8 @@
 // bandwidth the layer's attention runs at.
 //   build/attention_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 // Arg layers: 1 keeps the layer's KV (4 MiB at f32) in the caches; 16 cycles through 16 layers'
-// KV (64 MiB), as a decode step does, so rows come from DRAM.
+// KV (64 MiB), as a decode step does, so rows come from DRAM. BM_DecodeLayerVsPlainRead runs a
+// layer at two threads alternated with a plain read of the pool, for the ratio of the two rates.
 // Experiments on the memory side (they change the cache, not the kernels):
 //   KVIK_BENCH_BLOCK=64|256|2048  another block size: a (layer, head) run is block_size rows long
 //   KVIK_BENCH_SMALL_PAGES=1      madvise(MADV_NOHUGEPAGE) on the pool before it is written: 4 KiB
@@ -16,6 +17,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <random>
@@ -26,6 +28,7 @@
 #include "kvik/kv_cache.h"
 #include "kvik/quantize.h"
 #include "kvik/tensor.h"
+#include "util/thread_pool.h"
 
 namespace kvik {
 namespace {
@@ -198,6 +201,56 @@ void BM_ReadPoolSequential(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * bytes);
 }
 BENCHMARK(BM_ReadPoolSequential)->Args({0, 16})->Unit(benchmark::kMicrosecond);
+
+// Decode attention as a decode step runs it, two threads splitting the four KV heads two and two
+// (Model::Attention's split), against a plain two-thread read of another layer of the same pool,
+// alternated every iteration so this VM's drifting bandwidth meets both alike. 24 layers (96 MiB
+// at f32) are cycled, so both read from DRAM. Counters: attention_GBps, plain_GBps and their
+// ratio, 1 when attention reads the cache as fast as a plain stream. Args: type index.
+void BM_DecodeLayerVsPlainRead(benchmark::State& state) {
+  const DType dtype = kTypes[state.range(0)];
+  constexpr int64_t kLayers = 24;
+  Cache c = MakeCache(dtype, kLayers);
+  constexpr int64_t group = kQueryHeads / kKvHeads;
+  const uint64_t layer_bytes = 2 * kKvHeads * kContext * RowBytes(dtype, kHeadDim);
+  const uint8_t* pool = c.cache->HeadView(c.seq, 0, 0).keys.pool;
+  ThreadPool threads(2);
+  uint64_t sums[2] = {0, 0};
+  double attention_seconds = 0, plain_seconds = 0;
+  int64_t step = 0;
+  for (auto _ : state) {
+    const int64_t layer = step % kLayers, other = (step + kLayers / 2) % kLayers;
+    ++step;
+    const auto start = std::chrono::steady_clock::now();
+    threads.ParallelFor(kKvHeads, [&](int64_t begin, int64_t end) {
+      for (int64_t kv_head = begin; kv_head < end; ++kv_head) {
+        AttendGroup(c.cache->HeadView(c.seq, layer, kv_head), 0, kContext,
+                    c.q.data() + kv_head * group * kHeadDim, group,
+                    c.out.data() + kv_head * group * kHeadDim);
+      }
+    });
+    const auto middle = std::chrono::steady_clock::now();
+    threads.ParallelFor(2, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        const uint64_t* p = reinterpret_cast<const uint64_t*>(pool + other * layer_bytes);
+        uint64_t total = 0;
+        for (uint64_t i = t * layer_bytes / 16; i < (t + 1) * layer_bytes / 16; ++i) total += p[i];
+        sums[t] += total;
+      }
+    });
+    const auto finish = std::chrono::steady_clock::now();
+    attention_seconds += std::chrono::duration<double>(middle - start).count();
+    plain_seconds += std::chrono::duration<double>(finish - middle).count();
+  }
+  benchmark::DoNotOptimize(sums);
+  benchmark::DoNotOptimize(c.out.data());
+  const double bytes = double(layer_bytes) * double(step);
+  state.counters["attention_GBps"] = bytes / attention_seconds / 1e9;
+  state.counters["plain_GBps"] = bytes / plain_seconds / 1e9;
+  state.counters["ratio"] = plain_seconds / attention_seconds;
+  state.SetLabel(std::string(Name(dtype)));
+}
+BENCHMARK(BM_DecodeLayerVsPlainRead)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 void TypesAndLayers(benchmark::internal::Benchmark* b) {
   for (int64_t type : {0, 1}) {
