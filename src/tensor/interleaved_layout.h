@@ -24,8 +24,9 @@
 // Every pair, every group and every 64-byte chunk is cache-line aligned, and a group is one
 // sequential run of lines in the order the kernels read them. (Keeping a group's scales together
 // after its quants, as an earlier layout did, made them a second, short stream per group that the
-// hardware prefetchers never caught: decode then read Q8_0 weights at 65–70% of a plain streaming
-// loop in the minutes this machine's bandwidth was high, even with software prefetch.)
+// hardware prefetchers never caught: even with software prefetch, small-q8_0 decode reached a
+// median 60% of the bandwidth roofline in the minutes this machine's bandwidth was high, against
+// 84% with this layout and no prefetch; docs/performance.md, "One stream per group".)
 #pragma once
 
 #include <cstdint>
