@@ -107,7 +107,7 @@ KVIK_AVX512 __attribute__((always_inline)) inline void ScoreKeys(const float* co
 }
 
 // scores[g·kTile + j] = q_g · rows[j] for j < count ≤ 8 (0 past count), g < G ≤ 3. Each key's dot
-// is one FMA chain over d and SumEach's reduction tree, whatever its slot, count or G.
+// is one FMA chain over d and SumEach8's reduction tree, whatever its slot, count or G.
 template <int G>
 KVIK_AVX512 void ScoreHeads(const float* const* rows, int64_t count, const float* q, int64_t n,
                             float* scores) {
