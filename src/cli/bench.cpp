@@ -411,12 +411,18 @@ int RunBench(int argc, char** argv) {
   app.add_option("-t,--threads", threads, "threads")->check(CLI::Range(1, 256));
   app.add_option("--kv-dtype", kv_dtype, "KV-cache element type")
       ->check(DTypeValidator({"f32", "f16", "bf16", "q8_0", "q4_0"}));
-  app.add_option("--kv-cost", kv_cost_list,
-                 "cost-curve mode: contexts (e.g. 64,256,1024,2048) for cached vs recompute ms/token");
-  app.add_flag("--roofline", roofline,
-               "measure read bandwidth and compare decode speed with the bandwidth ceiling");
+  CLI::Option* kv_cost = app.add_option(
+      "--kv-cost", kv_cost_list,
+      "cost-curve mode: contexts (e.g. 64,256,1024,2048) for cached vs recompute ms/token");
+  CLI::Option* roofline_mode = app.add_flag(
+      "--roofline", roofline,
+      "measure read bandwidth and compare decode speed with the bandwidth ceiling");
+  // The three modes measure different things; one run does one of them.
   app.add_flag("--depth-loss", depth_loss,
-               "decode at --depth against depth 0, steps interleaved, vs what the KV bytes predict");
+               "decode at --depth against depth 0, steps interleaved, vs what the KV bytes predict")
+      ->excludes(roofline_mode)
+      ->excludes(kv_cost);
+  roofline_mode->excludes(kv_cost);
   app.add_flag("--no-warmup", no_warmup,
                "skip the untimed warm-up run before each pp/tg test (llama-bench's --no-warmup)");
   app.add_flag("--json", json, "machine-readable output");

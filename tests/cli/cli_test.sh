@@ -153,6 +153,8 @@ assert abs(r["ratio_measured"] - r["tps_depth_median"] / r["tps_depth0_median"])
 PY
     expect_error "$kvik" bench -m "$model" --depth-loss | grep -q -- "--depth" ||
       fail "--depth-loss without --depth not explained"
+    expect_error "$kvik" bench -m "$model" --depth 4 --depth-loss --roofline | grep -q excludes ||
+      fail "--depth-loss with --roofline not refused"
     ;;
 
   generate_greedy_is_deterministic_and_cache_free_path_agrees)
