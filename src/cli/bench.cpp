@@ -75,6 +75,13 @@ struct Bench {
   DType kv_dtype;
   int64_t block_size = 16;
 
+  // Bytes of every tensor in the file: what a decode step reads besides the KV cache.
+  uint64_t WeightBytes() const {
+    uint64_t bytes = 0;
+    for (const auto& t : model.file().tensors()) bytes += t.n_bytes;
+    return bytes;
+  }
+
   Result<std::unique_ptr<KvCache>> MakeCache(int64_t tokens) const {
     KvCacheOptions options;
     options.shape = model.config().kv_shape(kv_dtype);
@@ -276,8 +283,7 @@ class ReadBandwidthProbe {
 
 int RunRoofline(Bench& bench, int reps, int64_t n_gen, int64_t depth, bool json, const std::string& model_path) {
   const ModelConfig& c = bench.model.config();
-  uint64_t weight_bytes = 0;
-  for (const auto& t : bench.model.file().tensors()) weight_bytes += t.n_bytes;
+  const uint64_t weight_bytes = bench.WeightBytes();
   // A decode step reads every weight once and the K/V of every cached token once (on average the
   // cache holds depth + n_gen/2 tokens during a tg run).
   const double kv_bytes = double(c.kv_shape(bench.kv_dtype).bytes_per_token()) * (depth + n_gen / 2.0);
@@ -324,8 +330,7 @@ int RunRoofline(Bench& bench, int reps, int64_t n_gen, int64_t depth, bool json,
 int RunDepthLoss(Bench& bench, int reps, int64_t n_gen, int64_t depth, bool json,
                  const std::string& model_path) {
   const ModelConfig& c = bench.model.config();
-  uint64_t weight_bytes = 0;
-  for (const auto& t : bench.model.file().tensors()) weight_bytes += t.n_bytes;
+  const uint64_t weight_bytes = bench.WeightBytes();
   const double kv_per_token = double(c.kv_shape(bench.kv_dtype).bytes_per_token());
   const int64_t depths[2] = {0, depth};
   double bytes[2], tps_median[2];
@@ -455,8 +460,7 @@ int RunBench(int argc, char** argv) {
   }
   if (roofline) return RunRoofline(bench, reps, n_gen > 0 ? n_gen : 128, depth, json, model_path);
 
-  uint64_t weight_bytes = 0;
-  for (const auto& t : (*model)->file().tensors()) weight_bytes += t.n_bytes;
+  const uint64_t weight_bytes = bench.WeightBytes();
   nlohmann::json results = nlohmann::json::array();
   if (!json) {
     std::printf("| model | size | params | threads | kv | test | t/s (median) | mean ± stddev |\n");
