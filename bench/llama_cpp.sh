@@ -1,12 +1,8 @@
 #!/usr/bin/env bash
 # kvik against llama.cpp on the same GGUF files, in the same run, on this machine.
 #
-# llama.cpp comes from the npm registry (the only package source besides Debian's): the package
-# node-llama-cpp@3.22.1 carries llama.cpp's source as a git bundle (llama/gitRelease.bundle,
-# llama.cpp release tag v0.5.0 of that package). This script fetches that one tarball with
-# `npm pack` (no install, no scripts), clones the bundle and builds its `llama-bench` (CPU backend,
-# -march=native, so AVX-512/VNNI where the CPU has them) once into BUILD/llama.cpp/. Nothing of it
-# is committed here.
+# llama.cpp's `llama-bench` is built once into BUILD/llama.cpp/ from the npm registry
+# (bench/llama_cpp_build.sh says how).
 #
 # Then, for each model, R rounds each run `llama-bench -r 1` and `kvik bench -r 1` back to back
 # (so drift on this shared VM hits both alike; each runs a test once untimed first) for pp512 and
@@ -33,20 +29,10 @@ for m in "${models[@]}"; do
   [[ -f $m ]] || { echo "error: $m not found (bench/small_model.sh writes the small models)" >&2; exit 1; }
 done
 
-llama_dir=$(realpath -m "$build/llama.cpp")
-llama_bench=$llama_dir/build/bin/llama-bench
-if [[ ! -x $llama_bench ]]; then
-  mkdir -p "$llama_dir"
-  (cd "$llama_dir" && npm pack --silent node-llama-cpp@3.22.1 >/dev/null) ||
-    { echo "error: npm pack node-llama-cpp@3.22.1 failed (no npm registry?)" >&2; exit 1; }
-  tar -xzf "$llama_dir/node-llama-cpp-3.22.1.tgz" -C "$llama_dir" package/llama/gitRelease.bundle
-  rm -rf "$llama_dir/src"
-  git clone --quiet "$llama_dir/package/llama/gitRelease.bundle" "$llama_dir/src"
-  cmake -S "$llama_dir/src" -B "$llama_dir/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON \
-    -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF >/dev/null
-  cmake --build "$llama_dir/build" -j"$(nproc)" --target llama-bench >/dev/null
-fi
-commit=$(git -C "$llama_dir/src" rev-parse --short HEAD)
+source bench/llama_cpp_build.sh
+llama_cpp_tools "$build" llama-bench
+llama_bench=$llama_bin/llama-bench
+commit=$llama_commit
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

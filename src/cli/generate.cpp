@@ -98,23 +98,25 @@ int RunGenerate(int argc, char** argv) {
   const std::vector<int32_t> prompt_tokens = tokenizer->Encode(prompt, tokenizer->add_bos());
   ThreadPool pool(threads);
 
+  // fwrite, not fputs: a byte token can stand for a NUL byte, which must not end the text.
+  auto write = [](const std::string& bytes) { std::fwrite(bytes.data(), 1, bytes.size(), stdout); };
   std::string text = prompt;
   if (stream) {
-    std::fputs(prompt.c_str(), stdout);
+    write(prompt);
     std::fflush(stdout);
   }
   auto on_token = [&](int32_t token) {
     const std::string piece = tokenizer->TokenToPiece(token);
     text += piece;
     if (stream) {
-      std::fputs(piece.c_str(), stdout);
+      write(piece);
       std::fflush(stdout);
     }
     return true;
   };
   auto result = Generate(**model, prompt_tokens, options, &pool, on_token);
   if (!result.ok()) return Fail(result.status());
-  if (!stream) std::fputs(text.c_str(), stdout);
+  if (!stream) write(text);
   std::fputs("\n", stdout);
   std::fflush(stdout);
 

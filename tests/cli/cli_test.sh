@@ -168,6 +168,20 @@ PY
     [[ "$a" == "once upon a time"* ]] || fail "output does not start with the prompt: $a"
     ;;
 
+  generate_writes_every_byte)
+    # The tiny model's byte tokens include <0x00>: on this prompt greedy decoding emits it, and the
+    # whole text must come out, the NUL and what follows it included, as it does token by token.
+    model=$(tiny)
+    "$kvik" generate -m "$model" -p "The little dog" -n 8 --temp 0 >"$work/whole" 2>/dev/null
+    "$kvik" generate -m "$model" -p "The little dog" -n 8 --temp 0 --stream >"$work/streamed" 2>/dev/null
+    od -An -tx1 -v "$work/whole" | grep -qw 00 ||
+      fail "no NUL byte in the text (lost, or this prompt no longer emits <0x00>: check --stream)"
+    cmp -s "$work/whole" "$work/streamed" || fail "the text and the streamed tokens differ"
+    [[ $(head -c 14 "$work/whole") == "The little dog" ]] || fail "output does not start with the prompt"
+    [[ $(tail -c 1 "$work/whole" | od -An -tx1 | tr -d ' ') == 0a ]] || fail "no final newline"
+    [[ $(od -An -tx1 -v "$work/whole" | wc -w) -gt 16 ]] || fail "the text after the NUL is missing"
+    ;;
+
   make_model_is_reproducible)
     "$kvik" make-model --preset tiny --seed 3 -o "$work/a.gguf" >/dev/null
     "$kvik" make-model --preset tiny --seed 3 -o "$work/b.gguf" >/dev/null

