@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <span>
 
 #include "kvik/dtype.h"
@@ -67,6 +68,14 @@ void AttendGroupWith(const GroupKernels& kernels, const KvHeadView& kv, int64_t 
 // AttendGroups likewise.
 void AttendGroupsWith(const GroupKernels& kernels, std::span<const KvHeadView> kv, int64_t first,
                       int64_t end, const float* q, int64_t n_q_heads, float* out);
+
+// Whether a tile left a head's running maximum where it was (and finite): then the rescale factor
+// exp(max − max) = exp(0) is exactly 1 (ExpReference(0) = 1), so the kernels skip computing it.
+// Over a long context the maximum settles after a few tiles, and this saves one vector exp per
+// head for most tiles of a decode step, with the same bits.
+inline bool MaxUnchanged(float old_max, float tile_max) {
+  return tile_max == old_max && old_max > -std::numeric_limits<float>::infinity();
+}
 
 // exp(x) in single precision, Cephes' expf algorithm (Moshier): n = round(x·log2 e), r = x − n·ln 2
 // in two parts (C1 exact in a few bits, C2 the rest), exp(r) by a degree-5 minimax polynomial on

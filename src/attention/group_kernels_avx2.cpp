@@ -129,7 +129,9 @@ KVIK_AVX2 void Softmax(float* scores, int64_t count, int64_t n_heads, float scal
       m = _mm256_max_ps(m, s[c]);
     }
     const float tile_max = HorizontalMax(m);
-    rescale[g] = _mm256_cvtss_f32(Exp(_mm256_set1_ps(max[g] - tile_max)));
+    rescale[g] = MaxUnchanged(max[g], tile_max)
+                     ? 1.0f
+                     : _mm256_cvtss_f32(Exp(_mm256_set1_ps(max[g] - tile_max)));
     const __m256 mv = _mm256_set1_ps(tile_max);
     __m256 p[kVectors];
     KVIK_UNROLL

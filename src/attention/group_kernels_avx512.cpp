@@ -175,7 +175,9 @@ KVIK_AVX512 void Softmax(float* scores, int64_t count, int64_t n_heads, float sc
     const __m512 s1 = _mm512_mask_mul_ps(neg_inf, valid1, _mm512_loadu_ps(sg + kLanes), scale_v);
     const float tile_max =
         _mm512_reduce_max_ps(_mm512_max_ps(_mm512_set1_ps(max[g]), _mm512_max_ps(s0, s1)));
-    rescale[g] = _mm512_cvtss_f32(Exp(_mm512_set1_ps(max[g] - tile_max)));
+    rescale[g] = MaxUnchanged(max[g], tile_max)
+                     ? 1.0f
+                     : _mm512_cvtss_f32(Exp(_mm512_set1_ps(max[g] - tile_max)));
     const __m512 mv = _mm512_set1_ps(tile_max);
     const __m512 p0 = Exp(_mm512_sub_ps(s0, mv)), p1 = Exp(_mm512_sub_ps(s1, mv));
     _mm512_storeu_ps(sg, p0);

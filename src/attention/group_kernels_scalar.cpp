@@ -70,7 +70,7 @@ void Softmax(float* scores, int64_t count, int64_t n_heads, float scale, float* 
       s[j] *= scale;
       tile_max = std::max(tile_max, s[j]);
     }
-    rescale[g] = Exp(max[g] - tile_max);
+    rescale[g] = MaxUnchanged(max[g], tile_max) ? 1.0f : Exp(max[g] - tile_max);
     float tile_sum = 0;
     for (int64_t j = 0; j < count; ++j) {
       s[j] = Exp(s[j] - tile_max);

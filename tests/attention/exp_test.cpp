@@ -59,6 +59,19 @@ TEST(ExpTest, SubnormalAndOverflowingResultsRoundTowardZeroAndInfinity) {
   EXPECT_NEAR(ExpReference(88.72f) / std::exp(static_cast<double>(88.72f)), 1.0, 3e-7);
 }
 
+// The softmax kernels take the rescale factor exp(m − m) to be exactly 1 and skip computing it
+// (MaxUnchanged, group_kernels.h); that keeps their bits only if the exp of ±0 is exactly 1.
+TEST(ExpTest, ExpOfZeroIsExactlyOne) {
+  EXPECT_EQ(std::bit_cast<uint32_t>(ExpReference(0.0f)), std::bit_cast<uint32_t>(1.0f));
+  EXPECT_EQ(std::bit_cast<uint32_t>(ExpReference(-0.0f)), std::bit_cast<uint32_t>(1.0f));
+  EXPECT_TRUE(attention::MaxUnchanged(3.5f, 3.5f));
+  EXPECT_FALSE(attention::MaxUnchanged(3.5f, 4.0f));
+  EXPECT_FALSE(attention::MaxUnchanged(-std::numeric_limits<float>::infinity(),
+                                       -std::numeric_limits<float>::infinity()));
+  EXPECT_FALSE(attention::MaxUnchanged(std::numeric_limits<float>::quiet_NaN(),
+                                       std::numeric_limits<float>::quiet_NaN()));
+}
+
 TEST(ExpTest, EveryVectorVersionGivesTheReferenceBits) {
   std::vector<float> x = ManyInputs();
   for (float special :
