@@ -185,6 +185,33 @@ PY
     [[ $(od -An -tx1 -v "$work/whole" | wc -w) -gt 16 ]] || fail "the text after the NUL is missing"
     ;;
 
+  perplexity)
+    model=$(tiny)
+    for i in $(seq 40); do echo "The cat sat on the mat, and the dog ran to the park number $i."; done \
+      >"$work/text.txt"
+    out=$("$kvik" perplexity -m "$model" -f "$work/text.txt" -c 64 -t 2 2>/dev/null) ||
+      fail "perplexity failed"
+    ppl=$(sed -n 's/^Final estimate: PPL = \([0-9.]*\) +\/- [0-9.]*$/\1/p' <<<"$out")
+    [[ -n $ppl ]] || fail "no 'Final estimate: PPL = X +/- Y' line in: $out"
+    $py -c "import sys; sys.exit(0 if float(sys.argv[1]) > 1 else 1)" "$ppl" || fail "PPL $ppl <= 1"
+    [[ $(head -c 3 <<<"$out") == "[1]" ]] || fail "no running estimates: $out"
+    # Fewer chunks: --chunks 1 is the first running estimate.
+    one=$("$kvik" perplexity -m "$model" -f "$work/text.txt" -c 64 --chunks 1 2>/dev/null)
+    [[ $(sed -n 's/^Final estimate: PPL = \([0-9.]*\).*/\1/p' <<<"$one") == \
+       $(sed -n 's/^\[1\]\([0-9.]*\),.*/\1/p' <<<"$out") ]] || fail "--chunks 1 is not chunk 1"
+    : >"$work/empty.txt"
+    expect_error "$kvik" perplexity -m "$model" -f "$work/empty.txt" | grep -q empty ||
+      fail "empty text not named"
+    expect_error "$kvik" perplexity -m "$model" -f "$work/missing.txt" | grep -q "cannot open" ||
+      fail "missing text not named"
+    expect_error "$kvik" perplexity -m "$model" -f "$work/text.txt" -c 2000 |
+      grep -q "fewer than one chunk" || fail "a text shorter than a chunk not explained"
+    expect_error "$kvik" perplexity -m "$model" -f "$work/text.txt" -c 1000000 |
+      grep -q "context length" || fail "a context beyond the model's not explained"
+    expect_error "$kvik" perplexity -m "$model" -f "$work/text.txt" -c 2 >/dev/null || exit 1
+    expect_error "$kvik" perplexity -m "$model" --bogus >/dev/null || exit 1
+    ;;
+
   make_model_is_reproducible)
     "$kvik" make-model --preset tiny --seed 3 -o "$work/a.gguf" >/dev/null
     "$kvik" make-model --preset tiny --seed 3 -o "$work/b.gguf" >/dev/null

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kvik/generate.h"
+#include "kvik/perplexity.h"
 #include "kvik/tensor.h"
 #include "model/cache_equivalence.h"
 #include "testing/fixtures.h"
@@ -33,13 +34,6 @@ std::vector<float> AllLogits(const Model& model, const std::vector<int32_t>& tok
   std::vector<float> logits(tokens.size() * c.vocab_size);
   EXPECT_TRUE(model.Forward(tokens, cache->AddSequence(), *cache, state, logits.data(), true, pool).ok());
   return logits;
-}
-
-double NegativeLogLikelihood(const float* logits, int64_t vocab, int32_t next) {
-  double max = logits[0], sum = 0;
-  for (int64_t i = 1; i < vocab; ++i) max = std::max<double>(max, logits[i]);
-  for (int64_t i = 0; i < vocab; ++i) sum += std::exp(logits[i] - max);
-  return std::log(sum) + max - logits[next];
 }
 
 struct KvQuality {

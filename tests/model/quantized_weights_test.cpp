@@ -4,7 +4,7 @@
 // are nearly flat (perplexity ~53 over 512 tokens), so weight rounding flips near-ties; Q8_0's bar
 // is asserted on the trained stories15M instead (tests/engine/stories15m_forward_slow_test.cpp).
 // Q4_0 misses it on both models in llama.cpp too, with the same text as kvik's Q4_0
-// (bench/quantized_greedy.sh, docs/performance.md).
+// (bench/quantized_quality.sh, docs/performance.md).
 #include <gtest/gtest.h>
 
 #include <cmath>

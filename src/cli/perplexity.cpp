@@ -1,0 +1,99 @@
+// kvik perplexity: a model's perplexity on a text file, chunked and scored as llama-perplexity does
+// (kvik/perplexity.h), to compare weight and KV-cache types, and engines, on the same text.
+#include <chrono>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <thread>
+
+#include "cli/command.h"
+#include "cli/common.h"
+#include "kvik/model.h"
+#include "kvik/perplexity.h"
+#include "kvik/tensor.h"
+#include "kvik/tokenizer.h"
+#include "util/thread_pool.h"
+
+namespace kvik::cli {
+namespace {
+
+Result<std::string> ReadText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFound(path + ": cannot open the text file");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return InvalidArgument(path + ": read error");
+  if (text.empty()) return InvalidArgument(path + ": the text file is empty");
+  return text;
+}
+
+int RunPerplexity(int argc, char** argv) {
+  CLI::App app("Perplexity of a model on a text file (llama-perplexity's chunking and scoring)",
+               "perplexity");
+  std::string model_path, text_path, kv_dtype = "f32";
+  PerplexityOptions options;
+  options.context = 0;
+  int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  app.add_option("-m,--model", model_path, "model .gguf (default: models/stories15M.gguf)");
+  app.add_option("-f,--file", text_path, "text file to score")->required();
+  app.add_option("-c,--ctx", options.context,
+                 "tokens per chunk; the second half of each is scored (default: 512, or the "
+                 "model's context if smaller)")
+      ->check(CLI::Range(int64_t{3}, int64_t{1} << 20));
+  app.add_option("--chunks", options.max_chunks, "score at most this many chunks (0 = all)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("-t,--threads", threads, "threads")->check(CLI::Range(1, 256));
+  app.add_option("--kv-dtype", kv_dtype, "KV-cache element type")
+      ->check(DTypeValidator({"f32", "f16", "bf16", "q8_0", "q4_0"}));
+  int exit_code = 0;
+  if (!Parse(app, argc, argv, exit_code)) return exit_code;
+
+  if (model_path.empty()) model_path = DefaultModelPath(argv[0]);
+  if (model_path.empty()) {
+    std::fprintf(stderr, "error: no model given and the default (models/stories15M.gguf) is absent\n");
+    return kExitFailure;
+  }
+  auto text = ReadText(text_path);
+  if (!text.ok()) return Fail(text.status());
+  auto model = Model::Load(model_path);
+  if (!model.ok()) return Fail(model.status());
+  auto tokenizer = Tokenizer::FromGguf((*model)->file());
+  if (!tokenizer.ok()) return Fail(tokenizer.status());
+
+  const ModelConfig& config = (*model)->config();
+  if (options.context == 0) options.context = std::min<int64_t>(512, config.context_length);
+  options.kv_dtype = *ParseDType(kv_dtype);
+  options.bos_id = tokenizer->add_bos() ? tokenizer->bos_id() : -1;
+  const std::vector<int32_t> tokens = tokenizer->Encode(*text, tokenizer->add_bos());
+  std::fprintf(stderr, "[kvik] %s: %zu tokens, chunks of %lld, %d threads, %s kernels\n",
+               text_path.c_str(), tokens.size(), (long long)options.context, threads,
+               std::string(KernelIsa()).c_str());
+
+  ThreadPool pool(threads);
+  const auto start = std::chrono::steady_clock::now();
+  auto result = Perplexity(**model, tokens, options, &pool, [](const PerplexityResult& so_far) {
+    std::printf("[%lld]%.4f,", (long long)so_far.chunks, so_far.perplexity);
+    std::fflush(stdout);
+  });
+  if (!result.ok()) {
+    std::printf("\n");
+    return Fail(result.status());
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("\nFinal estimate: PPL = %.4f +/- %.5f\n", result->perplexity,
+              result->perplexity_error);
+  std::fprintf(stderr,
+               "[kvik] %lld chunks of %lld tokens, %lld tokens scored, mean NLL %.6f nats, "
+               "%.2f s (%.1f tokens/s)\n",
+               (long long)result->chunks, (long long)options.context,
+               (long long)result->scored_tokens, result->mean_nll, seconds,
+               result->chunks * options.context / seconds);
+  return 0;
+}
+
+}  // namespace
+
+KVIK_COMMAND("perplexity", "perplexity on a text file, chunked as llama-perplexity does",
+             RunPerplexity);
+
+}  // namespace kvik::cli

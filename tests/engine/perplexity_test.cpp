@@ -1,0 +1,130 @@
+// Perplexity (kvik/perplexity.h): llama-perplexity's chunking and scoring, checked against the
+// definition computed here from one forward pass per chunk.
+#include "kvik/perplexity.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "testing/fixtures.h"
+#include "util/thread_pool.h"
+
+namespace kvik {
+namespace {
+
+using PerplexityTest = testing::TinyModelTest;
+
+std::vector<int32_t> RandomTokens(int64_t n, int64_t vocab, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int32_t> token(3, static_cast<int32_t>(vocab) - 1);
+  std::vector<int32_t> tokens(n);
+  for (auto& t : tokens) t = token(rng);
+  return tokens;
+}
+
+TEST(NegativeLogLikelihoodTest, IsTheLogSumExpMinusTheTargetLogit) {
+  const float logits[] = {1.0f, 2.0f, 0.5f, -3.0f};
+  double sum = 0;
+  for (float l : logits) sum += std::exp(static_cast<double>(l));
+  EXPECT_NEAR(NegativeLogLikelihood(logits, 4, 1), std::log(sum) - 2.0, 1e-12);
+  // Large logits must not overflow: the maximum is subtracted first.
+  const float big[] = {1000.0f, 1000.0f};
+  EXPECT_NEAR(NegativeLogLikelihood(big, 2, 0), std::log(2.0), 1e-12);
+}
+
+// The definition, from scratch: each chunk of `context` tokens (its first replaced by BOS) in one
+// forward pass with every position's logits; positions [context / 2, context − 1) score the next.
+double ReferencePerplexity(const Model& model, const std::vector<int32_t>& tokens, int64_t context,
+                           int32_t bos) {
+  const ModelConfig& c = model.config();
+  double nll = 0;
+  int64_t scored = 0;
+  for (size_t start = 0; start + context <= tokens.size(); start += context) {
+    std::vector<int32_t> chunk(tokens.begin() + start, tokens.begin() + start + context);
+    chunk[0] = bos;
+    auto cache = testing::NewCache(c, context);
+    ForwardState state(c, context);
+    std::vector<float> logits(context * c.vocab_size);
+    EXPECT_TRUE(
+        model.Forward(chunk, cache->AddSequence(), *cache, state, logits.data(), true, nullptr).ok());
+    for (int64_t p = context / 2; p + 1 < context; ++p) {
+      nll += NegativeLogLikelihood(logits.data() + p * c.vocab_size, c.vocab_size, chunk[p + 1]);
+      ++scored;
+    }
+  }
+  return std::exp(nll / scored);
+}
+
+TEST_F(PerplexityTest, MatchesTheDefinitionChunkByChunk) {
+  const auto tokens = RandomTokens(3 * 40 + 17, model_->config().vocab_size, 1);
+  PerplexityOptions options;
+  options.context = 40;
+  options.bos_id = 1;
+  const auto result = Perplexity(*model_, tokens, options, nullptr).value();
+  EXPECT_EQ(result.chunks, 3);  // the 17 left over make no whole chunk
+  EXPECT_EQ(result.scored_tokens, 3 * (40 - 1 - 20));
+  EXPECT_NEAR(result.perplexity, ReferencePerplexity(*model_, tokens, 40, 1),
+              1e-9 * result.perplexity);
+  EXPECT_NEAR(result.perplexity, std::exp(result.mean_nll), 1e-12 * result.perplexity);
+  ASSERT_EQ(result.running_perplexity.size(), 3u);
+  EXPECT_EQ(result.running_perplexity.back(), result.perplexity);
+  EXPECT_GT(result.perplexity_error, 0);
+}
+
+// Forward calls of any size give the same logits bit for bit (chunked prefill), and so do any
+// number of threads: the result does not depend on how the work is cut.
+TEST_F(PerplexityTest, IsTheSameForAnyBatchSizeAndThreadCount) {
+  const auto tokens = RandomTokens(2 * 48, model_->config().vocab_size, 2);
+  PerplexityOptions options;
+  options.context = 48;
+  options.batch_tokens = 48;
+  const double whole = Perplexity(*model_, tokens, options, nullptr).value().perplexity;
+  ThreadPool pool(2);
+  for (int64_t batch : {1, 7, 16}) {
+    options.batch_tokens = batch;
+    EXPECT_EQ(Perplexity(*model_, tokens, options, nullptr).value().perplexity, whole) << batch;
+    EXPECT_EQ(Perplexity(*model_, tokens, options, &pool).value().perplexity, whole) << batch;
+  }
+}
+
+TEST_F(PerplexityTest, MaxChunksStopsEarly) {
+  const auto tokens = RandomTokens(5 * 32, model_->config().vocab_size, 3);
+  PerplexityOptions options;
+  options.context = 32;
+  options.max_chunks = 2;
+  const auto result = Perplexity(*model_, tokens, options, nullptr).value();
+  EXPECT_EQ(result.chunks, 2);
+  const std::vector<int32_t> first_two(tokens.begin(), tokens.begin() + 64);
+  options.max_chunks = 0;
+  EXPECT_EQ(Perplexity(*model_, first_two, options, nullptr).value().perplexity,
+            result.perplexity);
+}
+
+TEST_F(PerplexityTest, RejectsTooFewTokensAndContextsOutOfRange) {
+  const auto tokens = RandomTokens(100, model_->config().vocab_size, 4);
+  PerplexityOptions options;
+  options.context = 101;
+  auto short_text = Perplexity(*model_, tokens, options, nullptr);
+  ASSERT_FALSE(short_text.ok());
+  EXPECT_NE(short_text.status().message().find("fewer than one chunk"), std::string::npos);
+  options.context = 2;
+  EXPECT_FALSE(Perplexity(*model_, tokens, options, nullptr).ok());
+  options.context = model_->config().context_length + 1;
+  EXPECT_FALSE(Perplexity(*model_, tokens, options, nullptr).ok());
+  options.context = 50;
+  options.batch_tokens = 0;
+  EXPECT_FALSE(Perplexity(*model_, tokens, options, nullptr).ok());
+}
+
+TEST_F(PerplexityTest, TokensOutsideTheVocabularyAreAnErrorNotACrash) {
+  auto tokens = RandomTokens(64, model_->config().vocab_size, 5);
+  tokens[40] = static_cast<int32_t>(model_->config().vocab_size);
+  PerplexityOptions options;
+  options.context = 64;
+  EXPECT_FALSE(Perplexity(*model_, tokens, options, nullptr).ok());
+}
+
+}  // namespace
+}  // namespace kvik
