@@ -4,7 +4,9 @@
 # - greedy text: of 20 prompts, how many generate the same first N tokens of text as F32 does in
 #   the same engine, and how many generate the same text in both engines;
 # - perplexity on bench/data/stories.txt (`kvik perplexity` and `llama-perplexity`, chunks of 512
-#   tokens or the model's context if smaller, the second half of each scored).
+#   tokens or the model's context if smaller, the second half of each scored), and the mean KL
+#   divergence from F32 with the share of positions whose most likely token stays F32's
+#   (`kvik perplexity --kl-base`, `llama-perplexity --kl-divergence`).
 #
 # Each engine runs the files its own quantizer wrote from the same F32 file: `kvik quantize --type T`
 # and `llama-quantize --pure` (every matrix, embedding and output included, in T, as kvik's default
@@ -60,12 +62,33 @@ same() {  # how many of the prompts' texts are equal in files $1.i and $2.i
 }
 
 text=bench/data/stories.txt
-# Each engine's perplexity of $1.kvik.gguf and $1.llama.gguf on the text, chunks of $2 tokens.
+# Each engine's perplexity of $1.kvik.gguf and $1.llama.gguf on the text, chunks of $2 tokens,
+# into $1.kvik.ppl and $1.llama.ppl. With $3 (the F32 base, without its .kvik/.llama.gguf) also
+# each engine's mean KL divergence from its own F32 run and how often the top token agrees, into
+# $1.kvik.kl and $1.llama.kl ("KLD SAME_TOP%"). llama-perplexity compares against the base run's
+# saved log-probabilities ($3.kld, written by the F32 run).
 perplexity() {
-  "$kvik" perplexity -m "$1.kvik.gguf" -f "$text" -c "$2" -t 2 2>/dev/null |
-    sed -n 's/^Final estimate: PPL = \([0-9.]*\).*/\1/p' > "$1.kvik.ppl"
-  LD_LIBRARY_PATH=$llama_bin "$llama_bin/llama-perplexity" -m "$1.llama.gguf" -f "$text" -c "$2" \
-    -t 2 2>&1 | sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p' > "$1.llama.ppl"
+  local out
+  out=$("$kvik" perplexity -m "$1.kvik.gguf" ${3:+--kl-base "$3.kvik.gguf"} -f "$text" -c "$2" \
+    -t 2 2>/dev/null)
+  sed -n 's/^Final estimate: PPL = \([0-9.]*\).*/\1/p' <<<"$out" > "$1.kvik.ppl"
+  sed -n 's/.*mean KL divergence \([0-9.]*\) .* same top token at \([0-9.]*\)%.*/\1 \2/p' \
+    <<<"$out" > "$1.kvik.kl"
+  # llama.cpp prints through a logging thread that can lose the last lines at exit (seen here about
+  # one run in five), so a run whose summary is missing is repeated.
+  local try
+  for try in 1 2 3 4 5; do
+    out=$(LD_LIBRARY_PATH=$llama_bin "$llama_bin/llama-perplexity" -m "$1.llama.gguf" -f "$text" \
+      -c "$2" -t 2 --kl-divergence-base "${3:-$1}.kld" ${3:+--kl-divergence} 2>&1)
+    [[ $out == *"Final estimate"* || $out == *"Same top p:"* ]] && break
+  done
+  if [[ -z ${3:-} ]]; then
+    sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p' <<<"$out" > "$1.llama.ppl"
+  else
+    sed -n 's/^Mean PPL(Q) *: *\([0-9.]*\).*/\1/p' <<<"$out" > "$1.llama.ppl"
+    echo "$(sed -n 's/^Mean  *KLD: *\([0-9.]*\).*/\1/p' <<<"$out")" \
+         "$(sed -n 's/^Same top p: *\([0-9.]*\).*/\1/p' <<<"$out")" > "$1.llama.kl"
+  fi
 }
 change() {  # "PPL (+x.xx%)" of $1 against $2
   /usr/bin/python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); \
@@ -88,7 +111,7 @@ for source in "$tmp/tiny-f32.gguf" "$dir/stories15M-f32.gguf"; do
   context=$(( context < 512 ? context : 512 ))
   perplexity "$tmp/$name-f32" "$context"
   f32_kvik=$(cat "$tmp/$name-f32.kvik.ppl") f32_llama=$(cat "$tmp/$name-f32.llama.ppl")
-  ppl_rows+=("| $name | f32 | $f32_kvik | $f32_llama |")
+  ppl_rows+=("| $name | f32 | $f32_kvik | | | $f32_llama | | |")
   # "q4_0 mix": llama-quantize's default for Q4_0, which keeps the output matrix (the embedding,
   # where the output is tied to it) in Q6_K, or Q8_0 where rows are not a multiple of 256, as
   # here; kvik the same with --output-type / --embedding-type q8_0.
@@ -106,17 +129,20 @@ for source in "$tmp/tiny-f32.gguf" "$dir/stories15M-f32.gguf"; do
         "$type" >/dev/null 2>&1
     fi
     generate "$base" "$base.out"
-    perplexity "$base" "$context"
-    ppl_rows+=("| $name | $type | $(change "$(cat "$base.kvik.ppl")" "$f32_kvik") | $(change \
-      "$(cat "$base.llama.ppl")" "$f32_llama") |")
+    perplexity "$base" "$context" "$tmp/$name-f32"
+    read -r kl_kvik top_kvik < "$base.kvik.kl"
+    read -r kl_llama top_llama < "$base.llama.kl"
+    ppl_rows+=("| $name | $type | $(change "$(cat "$base.kvik.ppl")" "$f32_kvik") | $kl_kvik |
+$top_kvik% | $(change "$(cat "$base.llama.ppl")" "$f32_llama") | $kl_llama | $top_llama% |")
     echo "| $name | $type | $(same "$base.out.kvik" "$tmp/$name-f32.out.kvik") |" \
          "$(same "$base.out.llama" "$tmp/$name-f32.out.llama") |" \
          "$(same "$base.out.kvik" "$base.out.llama") |"
   done
 done
 echo
-echo "Perplexity on $text (the change from the same engine's F32)"
+echo "Perplexity on $text (the change from the same engine's F32), mean KL divergence from"
+echo "the same engine's F32 (nats per token) and how often the most likely token is F32's"
 echo
-echo "| model | weights | kvik | llama.cpp |"
-echo "|---|---|---:|---:|"
-printf '%s\n' "${ppl_rows[@]}"
+echo "| model | weights | kvik PPL | KLD | same top | llama.cpp PPL | KLD | same top |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|"
+printf '%s\n' "${ppl_rows[@]//$'\n'/ }"

@@ -43,6 +43,24 @@ Result<PerplexityResult> Perplexity(const Model& model, std::span<const int32_t>
                                     const PerplexityOptions& options, ThreadPool* pool,
                                     const PerplexityProgress& progress = {});
 
+// Two models with the same vocabulary on the same chunks (llama-perplexity's --kl-divergence): how
+// far `model` (say, a quantization) moves each scored position's next-token distribution from
+// `base`'s, and how often it keeps base's most likely token. Unlike comparing greedy generations,
+// every position is judged on the same context, so one early disagreement does not decide the rest.
+struct ModelComparison {
+  PerplexityResult base, model;  // each one's perplexity on the same chunks
+  double mean_kl = 0;            // mean KL(base ‖ model) over the scored tokens, nats
+  double kl_error = 0;           // standard error of mean_kl
+  double max_kl = 0;
+  double same_top = 0;           // fraction of scored positions where the two argmaxes agree
+};
+
+// InvalidArgument as Perplexity, or when the vocabularies differ in size.
+Result<ModelComparison> CompareModels(const Model& base, const Model& model,
+                                      std::span<const int32_t> tokens,
+                                      const PerplexityOptions& options, ThreadPool* pool,
+                                      const std::function<void(const ModelComparison&)>& progress = {});
+
 // −log softmax(logits)[target], computed in double with the max subtracted first.
 double NegativeLogLikelihood(const float* logits, int64_t vocab_size, int32_t target);
 

@@ -29,7 +29,7 @@ Result<std::string> ReadText(const std::string& path) {
 int RunPerplexity(int argc, char** argv) {
   CLI::App app("Perplexity of a model on a text file (llama-perplexity's chunking and scoring)",
                "perplexity");
-  std::string model_path, text_path, kv_dtype = "f32";
+  std::string model_path, text_path, base_path, kv_dtype = "f32";
   PerplexityOptions options;
   options.context = 0;
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -41,6 +41,9 @@ int RunPerplexity(int argc, char** argv) {
       ->check(CLI::Range(int64_t{3}, int64_t{1} << 20));
   app.add_option("--chunks", options.max_chunks, "score at most this many chunks (0 = all)")
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--kl-base", base_path,
+                 "also run this model (e.g. the F32 source of a quantized -m) on the same chunks: "
+                 "its perplexity, the mean KL divergence from it, how often the top token agrees");
   app.add_option("-t,--threads", threads, "threads")->check(CLI::Range(1, 256));
   app.add_option("--kv-dtype", kv_dtype, "KV-cache element type")
       ->check(DTypeValidator({"f32", "f16", "bf16", "q8_0", "q4_0"}));
@@ -70,24 +73,43 @@ int RunPerplexity(int argc, char** argv) {
 
   ThreadPool pool(threads);
   const auto start = std::chrono::steady_clock::now();
-  auto result = Perplexity(**model, tokens, options, &pool, [](const PerplexityResult& so_far) {
+  auto print_progress = [](const PerplexityResult& so_far) {
     std::printf("[%lld]%.4f,", (long long)so_far.chunks, so_far.perplexity);
     std::fflush(stdout);
-  });
-  if (!result.ok()) {
-    std::printf("\n");
-    return Fail(result.status());
+  };
+  PerplexityResult result;
+  if (base_path.empty()) {
+    auto computed = Perplexity(**model, tokens, options, &pool, print_progress);
+    if (!computed.ok()) {
+      std::printf("\n");
+      return Fail(computed.status());
+    }
+    result = std::move(computed).value();
+  } else {
+    auto base = Model::Load(base_path);
+    if (!base.ok()) return Fail(base.status());
+    auto compared = CompareModels(**base, **model, tokens, options, &pool,
+                                  [&](const ModelComparison& so_far) { print_progress(so_far.model); });
+    if (!compared.ok()) {
+      std::printf("\n");
+      return Fail(compared.status());
+    }
+    result = compared->model;
+    std::printf("\nbase model: PPL = %.4f +/- %.5f | PPL ratio %.5f | mean KL divergence %.6f +/- "
+                "%.6f nats (max %.4f) | same top token at %.2f%% of %lld positions",
+                compared->base.perplexity, compared->base.perplexity_error,
+                result.perplexity / compared->base.perplexity, compared->mean_kl,
+                compared->kl_error, compared->max_kl, 100 * compared->same_top,
+                (long long)result.scored_tokens);
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("\nFinal estimate: PPL = %.4f +/- %.5f\n", result->perplexity,
-              result->perplexity_error);
+  std::printf("\nFinal estimate: PPL = %.4f +/- %.5f\n", result.perplexity, result.perplexity_error);
   std::fprintf(stderr,
                "[kvik] %lld chunks of %lld tokens, %lld tokens scored, mean NLL %.6f nats, "
                "%.2f s (%.1f tokens/s)\n",
-               (long long)result->chunks, (long long)options.context,
-               (long long)result->scored_tokens, result->mean_nll, seconds,
-               result->chunks * options.context / seconds);
+               (long long)result.chunks, (long long)options.context, (long long)result.scored_tokens,
+               result.mean_nll, seconds, result.chunks * options.context / seconds);
   return 0;
 }
 

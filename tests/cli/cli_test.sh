@@ -199,6 +199,15 @@ PY
     one=$("$kvik" perplexity -m "$model" -f "$work/text.txt" -c 64 --chunks 1 2>/dev/null)
     [[ $(sed -n 's/^Final estimate: PPL = \([0-9.]*\).*/\1/p' <<<"$one") == \
        $(sed -n 's/^\[1\]\([0-9.]*\),.*/\1/p' <<<"$out") ]] || fail "--chunks 1 is not chunk 1"
+    # Against a base model: itself diverges by nothing; a Q8_0 copy by a little.
+    self=$("$kvik" perplexity -m "$model" --kl-base "$model" -f "$work/text.txt" -c 64 2>/dev/null)
+    grep -q "PPL ratio 1.00000 | mean KL divergence 0.000000 +/- 0.000000 nats (max 0.0000) | same top token at 100.00%" \
+      <<<"$self" || fail "a model against itself: $self"
+    "$kvik" quantize "$model" "$work/q8.gguf" --type q8_0 >/dev/null
+    q8=$("$kvik" perplexity -m "$work/q8.gguf" --kl-base "$model" -f "$work/text.txt" -c 64 2>/dev/null)
+    grep -q "mean KL divergence 0.0[0-9]*[1-9]" <<<"$q8" || fail "no divergence for q8_0: $q8"
+    expect_error "$kvik" perplexity -m "$model" --kl-base "$work/missing.gguf" -f "$work/text.txt" \
+      >/dev/null || exit 1
     : >"$work/empty.txt"
     expect_error "$kvik" perplexity -m "$model" -f "$work/empty.txt" | grep -q empty ||
       fail "empty text not named"

@@ -4,10 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
 
+#include "kvik/tensor.h"
 #include "testing/fixtures.h"
 #include "util/thread_pool.h"
 
@@ -124,6 +126,98 @@ TEST_F(PerplexityTest, TokensOutsideTheVocabularyAreAnErrorNotACrash) {
   PerplexityOptions options;
   options.context = 64;
   EXPECT_FALSE(Perplexity(*model_, tokens, options, nullptr).ok());
+}
+
+// KL(p ‖ q) from scratch in double: softmax both rows, then Σ p (log p − log q).
+double ReferenceKl(const float* p_logits, const float* q_logits, int64_t vocab) {
+  double p_max = p_logits[0], q_max = q_logits[0];
+  for (int64_t i = 1; i < vocab; ++i) {
+    p_max = std::max<double>(p_max, p_logits[i]);
+    q_max = std::max<double>(q_max, q_logits[i]);
+  }
+  double p_sum = 0, q_sum = 0;
+  for (int64_t i = 0; i < vocab; ++i) {
+    p_sum += std::exp(p_logits[i] - p_max);
+    q_sum += std::exp(q_logits[i] - q_max);
+  }
+  double kl = 0;
+  for (int64_t i = 0; i < vocab; ++i) {
+    const double log_p = p_logits[i] - p_max - std::log(p_sum);
+    const double log_q = q_logits[i] - q_max - std::log(q_sum);
+    kl += std::exp(log_p) * (log_p - log_q);
+  }
+  return kl;
+}
+
+// Every position's logits of one chunk (context tokens, the first replaced by BOS 1).
+std::vector<float> ChunkLogits(const Model& model, std::vector<int32_t> chunk) {
+  const ModelConfig& c = model.config();
+  chunk[0] = 1;
+  auto cache = testing::NewCache(c, chunk.size());
+  ForwardState state(c, chunk.size());
+  std::vector<float> logits(chunk.size() * c.vocab_size);
+  EXPECT_TRUE(
+      model.Forward(chunk, cache->AddSequence(), *cache, state, logits.data(), true, nullptr).ok());
+  return logits;
+}
+
+TEST_F(PerplexityTest, ComparingAModelWithItselfFindsNoDivergence) {
+  const auto tokens = RandomTokens(2 * 32, model_->config().vocab_size, 6);
+  PerplexityOptions options;
+  options.context = 32;
+  const auto same = CompareModels(*model_, *model_, tokens, options, nullptr).value();
+  EXPECT_EQ(same.mean_kl, 0.0);
+  EXPECT_EQ(same.max_kl, 0.0);
+  EXPECT_EQ(same.same_top, 1.0);
+  EXPECT_EQ(same.base.perplexity, same.model.perplexity);
+  EXPECT_EQ(same.model.perplexity, Perplexity(*model_, tokens, options, nullptr).value().perplexity);
+}
+
+TEST_F(PerplexityTest, ComparisonWithAQuantizedModelMatchesTheDefinition) {
+  auto q4 = Model::Load(testing::WriteModel(*dir_, "q4.gguf", testing::TinyPreset(), DType::kQ4_0))
+                .value();
+  const int64_t vocab = model_->config().vocab_size, context = 40;
+  const auto tokens = RandomTokens(2 * context, vocab, 7);
+  PerplexityOptions options;
+  options.context = context;
+  options.bos_id = 1;
+  options.batch_tokens = 16;
+  ThreadPool pool(2);
+  const auto result = CompareModels(*model_, *q4, tokens, options, &pool).value();
+  double kl = 0, max_kl = 0;
+  int64_t scored = 0, same_top = 0;
+  for (int64_t c = 0; c < 2; ++c) {
+    const std::vector<int32_t> chunk(tokens.begin() + c * context,
+                                     tokens.begin() + (c + 1) * context);
+    const auto p = ChunkLogits(*model_, chunk), q = ChunkLogits(*q4, chunk);
+    for (int64_t pos = context / 2; pos + 1 < context; ++pos) {
+      const double d = ReferenceKl(&p[pos * vocab], &q[pos * vocab], vocab);
+      kl += d;
+      max_kl = std::max(max_kl, d);
+      same_top += ArgMax(&p[pos * vocab], vocab) == ArgMax(&q[pos * vocab], vocab);
+      ++scored;
+    }
+  }
+  EXPECT_EQ(result.model.scored_tokens, scored);
+  EXPECT_GT(result.mean_kl, 0.0);
+  EXPECT_NEAR(result.mean_kl, kl / scored, 1e-9);
+  EXPECT_NEAR(result.max_kl, max_kl, 1e-9);
+  EXPECT_DOUBLE_EQ(result.same_top, static_cast<double>(same_top) / scored);
+  EXPECT_EQ(result.base.perplexity, Perplexity(*model_, tokens, options, &pool).value().perplexity);
+  EXPECT_EQ(result.model.perplexity, Perplexity(*q4, tokens, options, &pool).value().perplexity);
+}
+
+TEST_F(PerplexityTest, ComparingModelsWithDifferentVocabulariesIsAnError) {
+  testing::TempDir dir;
+  auto preset = testing::TinyPreset();
+  preset.vocab_size = 300;
+  auto other = Model::Load(testing::WriteModel(dir, "small-vocab.gguf", preset)).value();
+  const auto tokens = RandomTokens(64, 300, 8);
+  PerplexityOptions options;
+  options.context = 32;
+  const auto result = CompareModels(*model_, *other, tokens, options, nullptr);
+  ASSERT_FALSE(result.ok());
+  EXPECT_NE(result.status().message().find("vocabulary"), std::string::npos);
 }
 
 }  // namespace
