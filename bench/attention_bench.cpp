@@ -13,6 +13,7 @@
 //   KVIK_BENCH_BLOCK=64|256|2048  another block size: a (layer, head) run is block_size rows long
 //   KVIK_BENCH_SMALL_PAGES=1      madvise(MADV_NOHUGEPAGE) on the pool before it is written: 4 KiB
 //                                 pages, as the pool had before it asked for huge ones
+// and on the kernel side: KVIK_BENCH_HEAD_DIM=128  another head size (a layer's KV grows with it).
 #include <benchmark/benchmark.h>
 #include <sys/mman.h>
 
@@ -33,7 +34,12 @@
 namespace kvik {
 namespace {
 
-constexpr int64_t kQueryHeads = 12, kKvHeads = 4, kHeadDim = 64, kContext = 2048, kBlock = 16;
+constexpr int64_t kQueryHeads = 12, kKvHeads = 4, kContext = 2048, kBlock = 16;
+// $KVIK_BENCH_HEAD_DIM: another head size (64 by default, the small model's; 128 is Llama-2/3's).
+const int64_t kHeadDim = [] {
+  const char* env = std::getenv("KVIK_BENCH_HEAD_DIM");
+  return env ? std::atoll(env) : int64_t{64};
+}();
 constexpr DType kTypes[] = {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0};
 
 // `layers` layers of one sequence of kContext random tokens.

@@ -17,9 +17,9 @@
 namespace kvik {
 
 struct PerplexityOptions {
-  int64_t context = 512;     // tokens per chunk, at most the model's context length
-  int64_t max_chunks = 0;    // 0: every whole chunk in the stream
-  int32_t bos_id = -1;       // replaces each chunk's first token; -1: none
+  int64_t context = 512;   // tokens per chunk, at most the model's context length
+  int64_t max_chunks = 0;  // 0: every whole chunk in the stream
+  int32_t bos_id = -1;     // replaces each chunk's first token; -1: none
   DType kv_dtype = DType::kF32;
   int64_t batch_tokens = 64;  // tokens per forward call (bounds the logits buffer)
 };
@@ -27,8 +27,8 @@ struct PerplexityOptions {
 struct PerplexityResult {
   int64_t chunks = 0;
   int64_t scored_tokens = 0;
-  double mean_nll = 0;        // nats per scored token
-  double perplexity = 0;      // exp(mean_nll)
+  double mean_nll = 0;    // nats per scored token
+  double perplexity = 0;  // exp(mean_nll)
   // One standard error of the perplexity, from the scored tokens' NLL spread (the delta method:
   // PPL · stderr(mean NLL)), as llama-perplexity reports it.
   double perplexity_error = 0;
@@ -52,14 +52,14 @@ struct ModelComparison {
   double mean_kl = 0;            // mean KL(base ‖ model) over the scored tokens, nats
   double kl_error = 0;           // standard error of mean_kl
   double max_kl = 0;
-  double same_top = 0;           // fraction of scored positions where the two argmaxes agree
+  double same_top = 0;  // fraction of scored positions where the two argmaxes agree
 };
 
 // InvalidArgument as Perplexity, or when the vocabularies differ in size.
-Result<ModelComparison> CompareModels(const Model& base, const Model& model,
-                                      std::span<const int32_t> tokens,
-                                      const PerplexityOptions& options, ThreadPool* pool,
-                                      const std::function<void(const ModelComparison&)>& progress = {});
+Result<ModelComparison> CompareModels(
+    const Model& base, const Model& model, std::span<const int32_t> tokens,
+    const PerplexityOptions& options, ThreadPool* pool,
+    const std::function<void(const ModelComparison&)>& progress = {});
 
 // −log softmax(logits)[target], computed in double with the max subtracted first.
 double NegativeLogLikelihood(const float* logits, int64_t vocab_size, int32_t target);

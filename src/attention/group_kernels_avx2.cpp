@@ -205,8 +205,66 @@ KVIK_AVX2 void AccumulateHeads(const float* const* rows, int64_t count, const fl
   }
 }
 
+// One head over rows of exactly NV vectors, read whole, one after another (NV + 2 ≤ 10 ymm
+// registers for up to 64 dims). Each accumulator sees the same FMAs in the same order as in
+// AccumulateBlock's passes.
+template <int NV>
+KVIK_AVX2 void AccumulateWholeRows(const float* const* rows, int64_t count, const float* p,
+                                   float rescale, float* acc) {
+  __m256 a[NV];
+  const __m256 r = _mm256_set1_ps(rescale);
+  KVIK_UNROLL
+  for (int c = 0; c < NV; ++c) a[c] = _mm256_mul_ps(_mm256_loadu_ps(acc + c * kLanes), r);
+  for (int64_t j = 0; j < count; ++j) {
+    const __m256 pj = _mm256_set1_ps(p[j]);
+    KVIK_UNROLL
+    for (int c = 0; c < NV; ++c) {
+      a[c] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(rows[j] + c * kLanes), a[c]);
+    }
+  }
+  KVIK_UNROLL
+  for (int c = 0; c < NV; ++c) _mm256_storeu_ps(acc + c * kLanes, a[c]);
+}
+
 KVIK_AVX2 void Accumulate(const float* const* rows, int64_t count, const float* p,
                           const float* rescale, int64_t n_heads, int64_t n, float* acc) {
+  // Rows of up to 64 dims are read whole, a head at a time: the first head's pass reads the
+  // tile's rows in order, the other heads' find them in L1. (Passes of one 64-byte line over all
+  // the tile's rows, below, read the cache from DRAM at a third of the AVX-512 kernels' rate:
+  // bench/attention_bench BM_DecodeLayerIsa/1/0/16.)
+  if (n <= 8 * kLanes) {
+    for (int64_t g = 0; g < n_heads; ++g) {
+      const float* pg = p + g * kTile;
+      float* ag = acc + g * n;
+      switch (n / kLanes) {
+        case 1:
+          AccumulateWholeRows<1>(rows, count, pg, rescale[g], ag);
+          break;
+        case 2:
+          AccumulateWholeRows<2>(rows, count, pg, rescale[g], ag);
+          break;
+        case 3:
+          AccumulateWholeRows<3>(rows, count, pg, rescale[g], ag);
+          break;
+        case 4:
+          AccumulateWholeRows<4>(rows, count, pg, rescale[g], ag);
+          break;
+        case 5:
+          AccumulateWholeRows<5>(rows, count, pg, rescale[g], ag);
+          break;
+        case 6:
+          AccumulateWholeRows<6>(rows, count, pg, rescale[g], ag);
+          break;
+        case 7:
+          AccumulateWholeRows<7>(rows, count, pg, rescale[g], ag);
+          break;
+        default:
+          AccumulateWholeRows<8>(rows, count, pg, rescale[g], ag);
+          break;
+      }
+    }
+    return;
+  }
   // 16 dims (one 64-byte line of an f32 row) per pass over the tile's rows.
   int64_t d = 0;
   for (; d + 2 * kLanes <= n; d += 2 * kLanes) {

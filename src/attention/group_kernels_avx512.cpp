@@ -248,8 +248,65 @@ KVIK_AVX512 void AccumulateHeads(const float* const* rows, int64_t count, const 
   }
 }
 
+// AccumulateBlock for NG ≤ 3 heads and rows of exactly NV vectors, read whole, one after another:
+// one value vector at a time, so NG·NV + NG + 1 ≤ 28 zmm registers for NV = 8 (128 dims). Each
+// accumulator sees the same FMAs in the same order as in AccumulateBlock's 64-dim passes.
+template <int NG, int NV>
+KVIK_AVX512 void AccumulateWholeRows(const float* const* rows, int64_t count, const float* p,
+                                     const float* rescale, int64_t n, float* acc) {
+  __m512 a[NG][NV];
+  KVIK_UNROLL
+  for (int g = 0; g < NG; ++g) {
+    const __m512 r = _mm512_set1_ps(rescale[g]);
+    KVIK_UNROLL
+    for (int c = 0; c < NV; ++c) {
+      a[g][c] = _mm512_mul_ps(_mm512_loadu_ps(acc + g * n + c * kLanes), r);
+    }
+  }
+  for (int64_t j = 0; j < count; ++j) {
+    __m512 pj[NG];
+    KVIK_UNROLL
+    for (int g = 0; g < NG; ++g) pj[g] = _mm512_set1_ps(p[g * kTile + j]);
+    KVIK_UNROLL
+    for (int c = 0; c < NV; ++c) {
+      const __m512 v = _mm512_loadu_ps(rows[j] + c * kLanes);
+      KVIK_UNROLL
+      for (int g = 0; g < NG; ++g) a[g][c] = _mm512_fmadd_ps(pj[g], v, a[g][c]);
+    }
+  }
+  KVIK_UNROLL
+  for (int g = 0; g < NG; ++g) {
+    KVIK_UNROLL
+    for (int c = 0; c < NV; ++c) _mm512_storeu_ps(acc + g * n + c * kLanes, a[g][c]);
+  }
+}
+
 KVIK_AVX512 void Accumulate(const float* const* rows, int64_t count, const float* p,
                             const float* rescale, int64_t n_heads, int64_t n, float* acc) {
+  // Rows of 128 dims are read whole, up to 3 heads a pass (a second pass for more heads finds the
+  // tile in L1): reading the first 64 dims of the tile's rows and then the rest took a third longer
+  // from DRAM (bench/attention_bench BM_DecodeLayer<Kernel::kGroup>/0/16, KVIK_BENCH_HEAD_DIM=128).
+  if (n == 8 * kLanes) {
+    for (int64_t g = 0; g < n_heads;) {
+      const float* pg = p + g * kTile;
+      float* ag = acc + g * n;
+      switch (n_heads - g) {
+        case 1:
+          AccumulateWholeRows<1, 8>(rows, count, pg, rescale + g, n, ag);
+          g += 1;
+          break;
+        case 2:
+          AccumulateWholeRows<2, 8>(rows, count, pg, rescale + g, n, ag);
+          g += 2;
+          break;
+        default:
+          AccumulateWholeRows<3, 8>(rows, count, pg, rescale + g, n, ag);
+          g += 3;
+          break;
+      }
+    }
+    return;
+  }
   // 64 dims (four 64-byte lines of an f32 row) per pass over the tile's rows.
   int64_t d = 0;
   for (; d + 4 * kLanes <= n; d += 4 * kLanes) {

@@ -1,5 +1,7 @@
 // kvik perplexity: a model's perplexity on a text file, chunked and scored as llama-perplexity does
 // (kvik/perplexity.h), to compare weight and KV-cache types, and engines, on the same text.
+#include "kvik/perplexity.h"
+
 #include <chrono>
 #include <fstream>
 #include <iterator>
@@ -9,7 +11,6 @@
 #include "cli/command.h"
 #include "cli/common.h"
 #include "kvik/model.h"
-#include "kvik/perplexity.h"
 #include "kvik/tensor.h"
 #include "kvik/tokenizer.h"
 #include "util/thread_pool.h"
@@ -52,7 +53,8 @@ int RunPerplexity(int argc, char** argv) {
 
   if (model_path.empty()) model_path = DefaultModelPath(argv[0]);
   if (model_path.empty()) {
-    std::fprintf(stderr, "error: no model given and the default (models/stories15M.gguf) is absent\n");
+    std::fprintf(stderr,
+                 "error: no model given and the default (models/stories15M.gguf) is absent\n");
     return kExitFailure;
   }
   auto text = ReadText(text_path);
@@ -88,28 +90,31 @@ int RunPerplexity(int argc, char** argv) {
   } else {
     auto base = Model::Load(base_path);
     if (!base.ok()) return Fail(base.status());
-    auto compared = CompareModels(**base, **model, tokens, options, &pool,
-                                  [&](const ModelComparison& so_far) { print_progress(so_far.model); });
+    auto compared =
+        CompareModels(**base, **model, tokens, options, &pool,
+                      [&](const ModelComparison& so_far) { print_progress(so_far.model); });
     if (!compared.ok()) {
       std::printf("\n");
       return Fail(compared.status());
     }
     result = compared->model;
-    std::printf("\nbase model: PPL = %.4f +/- %.5f | PPL ratio %.5f | mean KL divergence %.6f +/- "
-                "%.6f nats (max %.4f) | same top token at %.2f%% of %lld positions",
-                compared->base.perplexity, compared->base.perplexity_error,
-                result.perplexity / compared->base.perplexity, compared->mean_kl,
-                compared->kl_error, compared->max_kl, 100 * compared->same_top,
-                (long long)result.scored_tokens);
+    std::printf(
+        "\nbase model: PPL = %.4f +/- %.5f | PPL ratio %.5f | mean KL divergence %.6f +/- "
+        "%.6f nats (max %.4f) | same top token at %.2f%% of %lld positions",
+        compared->base.perplexity, compared->base.perplexity_error,
+        result.perplexity / compared->base.perplexity, compared->mean_kl, compared->kl_error,
+        compared->max_kl, 100 * compared->same_top, (long long)result.scored_tokens);
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("\nFinal estimate: PPL = %.4f +/- %.5f\n", result.perplexity, result.perplexity_error);
+  std::printf("\nFinal estimate: PPL = %.4f +/- %.5f\n", result.perplexity,
+              result.perplexity_error);
   std::fprintf(stderr,
                "[kvik] %lld chunks of %lld tokens, %lld tokens scored, mean NLL %.6f nats, "
                "%.2f s (%.1f tokens/s)\n",
-               (long long)result.chunks, (long long)options.context, (long long)result.scored_tokens,
-               result.mean_nll, seconds, result.chunks * options.context / seconds);
+               (long long)result.chunks, (long long)options.context,
+               (long long)result.scored_tokens, result.mean_nll, seconds,
+               result.chunks * options.context / seconds);
   return 0;
 }
 

@@ -50,7 +50,8 @@ double ReferencePerplexity(const Model& model, const std::vector<int32_t>& token
     ForwardState state(c, context);
     std::vector<float> logits(context * c.vocab_size);
     EXPECT_TRUE(
-        model.Forward(chunk, cache->AddSequence(), *cache, state, logits.data(), true, nullptr).ok());
+        model.Forward(chunk, cache->AddSequence(), *cache, state, logits.data(), true, nullptr)
+            .ok());
     for (int64_t p = context / 2; p + 1 < context; ++p) {
       nll += NegativeLogLikelihood(logits.data() + p * c.vocab_size, c.vocab_size, chunk[p + 1]);
       ++scored;
@@ -100,8 +101,7 @@ TEST_F(PerplexityTest, MaxChunksStopsEarly) {
   EXPECT_EQ(result.chunks, 2);
   const std::vector<int32_t> first_two(tokens.begin(), tokens.begin() + 64);
   options.max_chunks = 0;
-  EXPECT_EQ(Perplexity(*model_, first_two, options, nullptr).value().perplexity,
-            result.perplexity);
+  EXPECT_EQ(Perplexity(*model_, first_two, options, nullptr).value().perplexity, result.perplexity);
 }
 
 TEST_F(PerplexityTest, RejectsTooFewTokensAndContextsOutOfRange) {
@@ -170,7 +170,8 @@ TEST_F(PerplexityTest, ComparingAModelWithItselfFindsNoDivergence) {
   EXPECT_EQ(same.max_kl, 0.0);
   EXPECT_EQ(same.same_top, 1.0);
   EXPECT_EQ(same.base.perplexity, same.model.perplexity);
-  EXPECT_EQ(same.model.perplexity, Perplexity(*model_, tokens, options, nullptr).value().perplexity);
+  EXPECT_EQ(same.model.perplexity,
+            Perplexity(*model_, tokens, options, nullptr).value().perplexity);
 }
 
 TEST_F(PerplexityTest, ComparisonWithAQuantizedModelMatchesTheDefinition) {
