@@ -187,12 +187,12 @@ KVIK_AVX512 void Softmax(float* scores, int64_t count, int64_t n_heads, float sc
   }
 }
 
-// NG heads × NV vectors of 16 dims starting at `d`: the accumulators stay in registers across the
-// tile's keys (NG·NV + NV + 1 ≤ 32 zmm registers).
+// a[g][c] = acc_g[d + 16c] · rescale[g]: each head's accumulator, rescaled for the new tile.
 template <int NG, int NV>
-KVIK_AVX512 void AccumulateBlock(const float* const* rows, int64_t count, const float* p,
-                                 const float* rescale, int64_t n, int64_t d, float* acc) {
-  __m512 a[NG][NV];
+KVIK_AVX512 __attribute__((always_inline)) inline void LoadRescaled(const float* acc,
+                                                                    const float* rescale, int64_t n,
+                                                                    int64_t d,
+                                                                    __m512 (&a)[NG][NV]) {
   KVIK_UNROLL
   for (int g = 0; g < NG; ++g) {
     const __m512 r = _mm512_set1_ps(rescale[g]);
@@ -201,6 +201,26 @@ KVIK_AVX512 void AccumulateBlock(const float* const* rows, int64_t count, const 
       a[g][c] = _mm512_mul_ps(_mm512_loadu_ps(acc + g * n + d + c * kLanes), r);
     }
   }
+}
+
+template <int NG, int NV>
+KVIK_AVX512 __attribute__((always_inline)) inline void StoreAccumulators(const __m512 (&a)[NG][NV],
+                                                                         int64_t n, int64_t d,
+                                                                         float* acc) {
+  KVIK_UNROLL
+  for (int g = 0; g < NG; ++g) {
+    KVIK_UNROLL
+    for (int c = 0; c < NV; ++c) _mm512_storeu_ps(acc + g * n + d + c * kLanes, a[g][c]);
+  }
+}
+
+// NG heads × NV vectors of 16 dims starting at `d`: the accumulators stay in registers across the
+// tile's keys (NG·NV + NV + 1 ≤ 32 zmm registers).
+template <int NG, int NV>
+KVIK_AVX512 void AccumulateBlock(const float* const* rows, int64_t count, const float* p,
+                                 const float* rescale, int64_t n, int64_t d, float* acc) {
+  __m512 a[NG][NV];
+  LoadRescaled(acc, rescale, n, d, a);
   for (int64_t j = 0; j < count; ++j) {
     __m512 v[NV];
     KVIK_UNROLL
@@ -212,11 +232,7 @@ KVIK_AVX512 void AccumulateBlock(const float* const* rows, int64_t count, const 
       for (int c = 0; c < NV; ++c) a[g][c] = _mm512_fmadd_ps(pj, v[c], a[g][c]);
     }
   }
-  KVIK_UNROLL
-  for (int g = 0; g < NG; ++g) {
-    KVIK_UNROLL
-    for (int c = 0; c < NV; ++c) _mm512_storeu_ps(acc + g * n + d + c * kLanes, a[g][c]);
-  }
+  StoreAccumulators(a, n, d, acc);
 }
 
 template <int NV>
@@ -255,14 +271,7 @@ template <int NG, int NV>
 KVIK_AVX512 void AccumulateWholeRows(const float* const* rows, int64_t count, const float* p,
                                      const float* rescale, int64_t n, float* acc) {
   __m512 a[NG][NV];
-  KVIK_UNROLL
-  for (int g = 0; g < NG; ++g) {
-    const __m512 r = _mm512_set1_ps(rescale[g]);
-    KVIK_UNROLL
-    for (int c = 0; c < NV; ++c) {
-      a[g][c] = _mm512_mul_ps(_mm512_loadu_ps(acc + g * n + c * kLanes), r);
-    }
-  }
+  LoadRescaled(acc, rescale, n, 0, a);
   for (int64_t j = 0; j < count; ++j) {
     __m512 pj[NG];
     KVIK_UNROLL
@@ -274,11 +283,7 @@ KVIK_AVX512 void AccumulateWholeRows(const float* const* rows, int64_t count, co
       for (int g = 0; g < NG; ++g) a[g][c] = _mm512_fmadd_ps(pj[g], v, a[g][c]);
     }
   }
-  KVIK_UNROLL
-  for (int g = 0; g < NG; ++g) {
-    KVIK_UNROLL
-    for (int c = 0; c < NV; ++c) _mm512_storeu_ps(acc + g * n + c * kLanes, a[g][c]);
-  }
+  StoreAccumulators(a, n, 0, acc);
 }
 
 KVIK_AVX512 void Accumulate(const float* const* rows, int64_t count, const float* p,
