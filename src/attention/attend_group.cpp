@@ -52,13 +52,20 @@ class RowCursor {
 // `scratch` (count · n floats).
 void GatherRows(const GroupKernels& kernels, const KvRun& run, int64_t position, int64_t count,
                 int64_t n, float* scratch, const float** rows) {
-  RowCursor cursor(run, position);
   if (run.dtype == DType::kF32) {
-    for (int64_t j = 0; j < count; ++j, cursor.Next()) {
-      rows[j] = reinterpret_cast<const float*>(cursor.row());
+    // A block's rows at a time: one table lookup per block, then a plain strided loop (a cursor
+    // step per row was 6% of decode attention's time from cache).
+    int64_t block = position / run.block_size, slot = position % run.block_size;
+    for (int64_t j = 0; j < count; ++block, slot = 0) {
+      const uint8_t* base = run.block_rows(block) + slot * run.row_bytes;
+      const int64_t stop = std::min(count, j + run.block_size - slot);
+      for (int64_t i = 0; j < stop; ++j, ++i) {
+        rows[j] = reinterpret_cast<const float*>(base + i * run.row_bytes);
+      }
     }
     return;
   }
+  RowCursor cursor(run, position);
   const uint8_t* stored[kTile];
   for (int64_t j = 0; j < count; ++j, cursor.Next()) {
     stored[j] = cursor.row();

@@ -1,6 +1,7 @@
 // AVX-512 (F + BW + VL) grouped-attention kernels: group_kernels_avx2.cpp with 16 lanes, 4 vectors
 // (64 dims) of accumulators per head and pass, masks for the tile's tail, and scores computed 8
-// keys × up to 3 heads at a time with one transposing reduction per head. head_dim must be a
+// keys × up to 3 heads at a time with one transposing reduction per head (for 64 dims, the small
+// model's and stories-class models', with the queries held in registers). head_dim must be a
 // multiple of 16. Compiled with per-function target attributes; handed out after the CPUID/XCR0
 // check.
 
@@ -58,25 +59,28 @@ KVIK_AVX512 void Convert(DType dtype, const uint8_t* const* rows, int64_t count,
 
 // Lane j of the result = the sum of v[j]'s 16 lanes, j < 8, by the same tree for every j: within
 // each 128-bit lane (e0 + e2) + (e1 + e3), then (L0 + L1) + (L2 + L3) across them. A transposing
-// reduction: 24 shuffles and adds for 8 dot products instead of ~8 per _mm512_reduce_add_ps.
-KVIK_AVX512 inline __m256 SumEach8(const __m512 (&v)[8]) {
-  __m512 t[4], u[2];
-  KVIK_UNROLL
-  for (int i = 0; i < 4; ++i) {
-    t[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]),
-                         _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
-  }
-  KVIK_UNROLL
-  for (int k = 0; k < 2; ++k) {
-    u[k] = _mm512_add_ps(_mm512_shuffle_ps(t[2 * k], t[2 * k + 1], _MM_SHUFFLE(1, 0, 1, 0)),
-                         _mm512_shuffle_ps(t[2 * k], t[2 * k + 1], _MM_SHUFFLE(3, 2, 3, 2)));
-  }
+// reduction: 24 shuffles and adds for 8 dot products instead of ~8 per _mm512_reduce_add_ps. Its
+// first two levels reduce keys 0–3 and 4–7 separately (SumEach4Within128), so a caller may reduce
+// each half as soon as its keys are scored.
+KVIK_AVX512 inline __m512 SumEach4Within128(__m512 v0, __m512 v1, __m512 v2, __m512 v3) {
+  const __m512 t0 = _mm512_add_ps(_mm512_unpacklo_ps(v0, v1), _mm512_unpackhi_ps(v0, v1));
+  const __m512 t1 = _mm512_add_ps(_mm512_unpacklo_ps(v2, v3), _mm512_unpackhi_ps(v2, v3));
+  return _mm512_add_ps(_mm512_shuffle_ps(t0, t1, _MM_SHUFFLE(1, 0, 1, 0)),
+                       _mm512_shuffle_ps(t0, t1, _MM_SHUFFLE(3, 2, 3, 2)));
+}
+
+KVIK_AVX512 inline __m256 SumAcross128(__m512 u0, __m512 u1) {
   // Per 128-bit lane of u0 and u1: L0 + L1 and L2 + L3, then their sum.
-  const __m512 v01 = _mm512_add_ps(_mm512_shuffle_f32x4(u[0], u[1], _MM_SHUFFLE(2, 0, 2, 0)),
-                                   _mm512_shuffle_f32x4(u[0], u[1], _MM_SHUFFLE(3, 1, 3, 1)));
+  const __m512 v01 = _mm512_add_ps(_mm512_shuffle_f32x4(u0, u1, _MM_SHUFFLE(2, 0, 2, 0)),
+                                   _mm512_shuffle_f32x4(u0, u1, _MM_SHUFFLE(3, 1, 3, 1)));
   return _mm512_castps512_ps256(
       _mm512_add_ps(_mm512_shuffle_f32x4(v01, v01, _MM_SHUFFLE(2, 0, 2, 0)),
                     _mm512_shuffle_f32x4(v01, v01, _MM_SHUFFLE(3, 1, 3, 1))));
+}
+
+KVIK_AVX512 inline __m256 SumEach8(const __m512 (&v)[8]) {
+  return SumAcross128(SumEach4Within128(v[0], v[1], v[2], v[3]),
+                      SumEach4Within128(v[4], v[5], v[6], v[7]));
 }
 
 // acc[g][j] += rows[j][d + 16c] · q_g[d + 16c] for c < NV in that order, g < G, for the first
@@ -136,8 +140,76 @@ KVIK_AVX512 void ScoreHeads(const float* const* rows, int64_t count, const float
   for (int g = 0; g < G; ++g) _mm256_storeu_ps(scores + g * kTile, SumEach8(acc[g]));
 }
 
+// Score for 64-dim rows and G ≤ 3 heads, with the heads' queries held in registers (loaded once per
+// tile): each key row is loaded once, whole and in order, each of its lines feeding G FMAs, 4 keys
+// at a time (G·4 query and G·4 dot vectors). Each half of 8 keys is reduced by SumEach8's tree as
+// soon as it is scored, so every score has ScoreHeads' bits.
+template <int G>
+KVIK_AVX512 void ScoreHeads64(const float* const* rows, int64_t count, const float* q,
+                              float* scores) {
+  __m512 qv[G][4];
+  KVIK_UNROLL
+  for (int g = 0; g < G; ++g) {
+    KVIK_UNROLL
+    for (int c = 0; c < 4; ++c) qv[g][c] = _mm512_loadu_ps(q + g * 64 + c * kLanes);
+  }
+  for (int64_t first = 0; first < count; first += 8) {
+    __m512 half[2][G];
+    KVIK_UNROLL
+    for (int h = 0; h < 2; ++h) {
+      __m512 acc[G][4];
+      KVIK_UNROLL
+      for (int g = 0; g < G; ++g) {
+        KVIK_UNROLL
+        for (int j = 0; j < 4; ++j) acc[g][j] = _mm512_setzero_ps();
+      }
+      KVIK_UNROLL
+      for (int j = 0; j < 4; ++j) {
+        if (first + 4 * h + j < count) {
+          const float* k = rows[first + 4 * h + j];
+          KVIK_UNROLL
+          for (int c = 0; c < 4; ++c) {
+            const __m512 key = _mm512_loadu_ps(k + c * kLanes);
+            KVIK_UNROLL
+            for (int g = 0; g < G; ++g) acc[g][j] = _mm512_fmadd_ps(key, qv[g][c], acc[g][j]);
+          }
+        }
+      }
+      KVIK_UNROLL
+      for (int g = 0; g < G; ++g) {
+        half[h][g] = SumEach4Within128(acc[g][0], acc[g][1], acc[g][2], acc[g][3]);
+      }
+    }
+    KVIK_UNROLL
+    for (int g = 0; g < G; ++g) {
+      _mm256_storeu_ps(scores + g * kTile + first, SumAcross128(half[0][g], half[1][g]));
+    }
+  }
+}
+
 KVIK_AVX512 void Score(const float* const* rows, int64_t count, const float* q, int64_t n_heads,
                        int64_t n, float* scores) {
+  if (n == 4 * kLanes) {
+    for (int64_t g = 0; g < n_heads;) {
+      const float* qg = q + g * n;
+      float* out = scores + g * kTile;
+      switch (n_heads - g) {
+        case 1:
+          ScoreHeads64<1>(rows, count, qg, out);
+          g += 1;
+          break;
+        case 2:
+          ScoreHeads64<2>(rows, count, qg, out);
+          g += 2;
+          break;
+        default:
+          ScoreHeads64<3>(rows, count, qg, out);
+          g += 3;
+          break;
+      }
+    }
+    return;
+  }
   for (int64_t first = 0; first < count; first += 8) {
     const int64_t keys = std::min<int64_t>(8, count - first);
     for (int64_t g = 0; g < n_heads;) {
@@ -161,29 +233,67 @@ KVIK_AVX512 void Score(const float* const* rows, int64_t count, const float* q, 
   }
 }
 
+// Softmax for G ≤ 3 heads, unrolled so that their steps interleave: each head's step is one long
+// dependency chain (max, exp, sum), and run one head after another they left the FP units mostly
+// idle, a fifth of decode attention's time from cache (perf, bench/attention_bench).
+template <int G>
+KVIK_AVX512 __attribute__((always_inline)) inline void SoftmaxHeads(float* scores, __mmask16 valid0,
+                                                                    __mmask16 valid1, float scale,
+                                                                    float* max, float* sum,
+                                                                    float* rescale) {
+  const __m512 neg_inf = _mm512_set1_ps(-__builtin_inff());
+  const __m512 scale_v = _mm512_set1_ps(scale);
+  __m512 s0[G], s1[G], p0[G], p1[G];
+  float tile_max[G];
+  KVIK_UNROLL
+  for (int g = 0; g < G; ++g) {
+    const float* sg = scores + g * kTile;
+    s0[g] = _mm512_mask_mul_ps(neg_inf, valid0, _mm512_loadu_ps(sg), scale_v);
+    s1[g] = _mm512_mask_mul_ps(neg_inf, valid1, _mm512_loadu_ps(sg + kLanes), scale_v);
+    tile_max[g] =
+        _mm512_reduce_max_ps(_mm512_max_ps(_mm512_set1_ps(max[g]), _mm512_max_ps(s0[g], s1[g])));
+  }
+  KVIK_UNROLL
+  for (int g = 0; g < G; ++g) {
+    const __m512 mv = _mm512_set1_ps(tile_max[g]);
+    p0[g] = Exp(_mm512_sub_ps(s0[g], mv));
+    p1[g] = Exp(_mm512_sub_ps(s1[g], mv));
+  }
+  KVIK_UNROLL
+  for (int g = 0; g < G; ++g) {
+    rescale[g] = MaxUnchanged(max[g], tile_max[g])
+                     ? 1.0f
+                     : _mm512_cvtss_f32(Exp(_mm512_set1_ps(max[g] - tile_max[g])));
+    float* sg = scores + g * kTile;
+    _mm512_storeu_ps(sg, p0[g]);
+    _mm512_storeu_ps(sg + kLanes, p1[g]);
+    sum[g] = sum[g] * rescale[g] + _mm512_reduce_add_ps(_mm512_add_ps(p0[g], p1[g]));
+    max[g] = tile_max[g];
+  }
+}
+
 KVIK_AVX512 void Softmax(float* scores, int64_t count, int64_t n_heads, float scale, float* max,
                          float* sum, float* rescale) {
   static_assert(kTile == 2 * kLanes);
-  const __m512 neg_inf = _mm512_set1_ps(-__builtin_inff());
   const uint32_t valid = count >= kTile ? ~0u : (1u << count) - 1;
   const __mmask16 valid0 = static_cast<__mmask16>(valid),
                   valid1 = static_cast<__mmask16>(valid >> 16);
-  for (int64_t g = 0; g < n_heads; ++g) {
+  for (int64_t g = 0; g < n_heads;) {
     float* sg = scores + g * kTile;
-    const __m512 scale_v = _mm512_set1_ps(scale);
-    const __m512 s0 = _mm512_mask_mul_ps(neg_inf, valid0, _mm512_loadu_ps(sg), scale_v);
-    const __m512 s1 = _mm512_mask_mul_ps(neg_inf, valid1, _mm512_loadu_ps(sg + kLanes), scale_v);
-    const float tile_max =
-        _mm512_reduce_max_ps(_mm512_max_ps(_mm512_set1_ps(max[g]), _mm512_max_ps(s0, s1)));
-    rescale[g] = MaxUnchanged(max[g], tile_max)
-                     ? 1.0f
-                     : _mm512_cvtss_f32(Exp(_mm512_set1_ps(max[g] - tile_max)));
-    const __m512 mv = _mm512_set1_ps(tile_max);
-    const __m512 p0 = Exp(_mm512_sub_ps(s0, mv)), p1 = Exp(_mm512_sub_ps(s1, mv));
-    _mm512_storeu_ps(sg, p0);
-    _mm512_storeu_ps(sg + kLanes, p1);
-    sum[g] = sum[g] * rescale[g] + _mm512_reduce_add_ps(_mm512_add_ps(p0, p1));
-    max[g] = tile_max;
+    switch (n_heads - g) {
+      case 1:
+        SoftmaxHeads<1>(sg, valid0, valid1, scale, max + g, sum + g, rescale + g);
+        g += 1;
+        break;
+      case 2:
+        SoftmaxHeads<2>(sg, valid0, valid1, scale, max + g, sum + g, rescale + g);
+        g += 2;
+        break;
+      default:
+        SoftmaxHeads<3>(sg, valid0, valid1, scale, max + g, sum + g, rescale + g);
+        g += 3;
+        break;
+    }
   }
 }
 
