@@ -140,18 +140,20 @@ KVIK_AVX512 void ScoreHeads(const float* const* rows, int64_t count, const float
   for (int g = 0; g < G; ++g) _mm256_storeu_ps(scores + g * kTile, SumEach8(acc[g]));
 }
 
-// Score for 64-dim rows and G ≤ 3 heads, with the heads' queries held in registers (loaded once per
-// tile): each key row is loaded once, whole and in order, each of its lines feeding G FMAs, 4 keys
-// at a time (G·4 query and G·4 dot vectors). Each half of 8 keys is reduced by SumEach8's tree as
-// soon as it is scored, so every score has ScoreHeads' bits.
-template <int G>
-KVIK_AVX512 void ScoreHeads64(const float* const* rows, int64_t count, const float* q,
-                              float* scores) {
-  __m512 qv[G][4];
+// Score for rows of NV vectors (64 or 128 dims) and G heads, with the heads' queries held in
+// registers (G·NV ≤ 16, loaded once per tile): each key row is loaded once per call, whole and in
+// order, each of its lines feeding G FMAs, 4 keys at a time (G·NV query and G·4 dot vectors). Each
+// half of 8 keys is reduced by SumEach8's tree as soon as it is scored, so every score has
+// ScoreHeads' bits.
+template <int G, int NV>
+KVIK_AVX512 void ScoreHeadsInRegisters(const float* const* rows, int64_t count, const float* q,
+                                       float* scores) {
+  static_assert(G * NV <= 16);
+  __m512 qv[G][NV];
   KVIK_UNROLL
   for (int g = 0; g < G; ++g) {
     KVIK_UNROLL
-    for (int c = 0; c < 4; ++c) qv[g][c] = _mm512_loadu_ps(q + g * 64 + c * kLanes);
+    for (int c = 0; c < NV; ++c) qv[g][c] = _mm512_loadu_ps(q + g * NV * kLanes + c * kLanes);
   }
   for (int64_t first = 0; first < count; first += 8) {
     __m512 half[2][G];
@@ -168,7 +170,7 @@ KVIK_AVX512 void ScoreHeads64(const float* const* rows, int64_t count, const flo
         if (first + 4 * h + j < count) {
           const float* k = rows[first + 4 * h + j];
           KVIK_UNROLL
-          for (int c = 0; c < 4; ++c) {
+          for (int c = 0; c < NV; ++c) {
             const __m512 key = _mm512_loadu_ps(k + c * kLanes);
             KVIK_UNROLL
             for (int g = 0; g < G; ++g) acc[g][j] = _mm512_fmadd_ps(key, qv[g][c], acc[g][j]);
@@ -187,29 +189,32 @@ KVIK_AVX512 void ScoreHeads64(const float* const* rows, int64_t count, const flo
   }
 }
 
+// All heads through ScoreHeadsInRegisters, up to kMaxG at a time.
+template <int NV, int kMaxG>
+KVIK_AVX512 void ScoreInRegisters(const float* const* rows, int64_t count, const float* q,
+                                  int64_t n_heads, float* scores) {
+  constexpr int64_t n = NV * kLanes;
+  for (int64_t g = 0; g < n_heads;) {
+    const float* qg = q + g * n;
+    float* out = scores + g * kTile;
+    const int64_t left = n_heads - g;
+    if (left == 1) {
+      ScoreHeadsInRegisters<1, NV>(rows, count, qg, out);
+      g += 1;
+    } else if (left == 2 || kMaxG == 2) {
+      ScoreHeadsInRegisters<2, NV>(rows, count, qg, out);
+      g += 2;
+    } else {
+      ScoreHeadsInRegisters<kMaxG, NV>(rows, count, qg, out);
+      g += kMaxG;
+    }
+  }
+}
+
 KVIK_AVX512 void Score(const float* const* rows, int64_t count, const float* q, int64_t n_heads,
                        int64_t n, float* scores) {
-  if (n == 4 * kLanes) {
-    for (int64_t g = 0; g < n_heads;) {
-      const float* qg = q + g * n;
-      float* out = scores + g * kTile;
-      switch (n_heads - g) {
-        case 1:
-          ScoreHeads64<1>(rows, count, qg, out);
-          g += 1;
-          break;
-        case 2:
-          ScoreHeads64<2>(rows, count, qg, out);
-          g += 2;
-          break;
-        default:
-          ScoreHeads64<3>(rows, count, qg, out);
-          g += 3;
-          break;
-      }
-    }
-    return;
-  }
+  if (n == 4 * kLanes) return ScoreInRegisters<4, 3>(rows, count, q, n_heads, scores);
+  if (n == 8 * kLanes) return ScoreInRegisters<8, 2>(rows, count, q, n_heads, scores);
   for (int64_t first = 0; first < count; first += 8) {
     const int64_t keys = std::min<int64_t>(8, count - first);
     for (int64_t g = 0; g < n_heads;) {
