@@ -1,7 +1,7 @@
 // AVX-512 (F + BW + VL) grouped-attention kernels: group_kernels_avx2.cpp with 16 lanes, 4 vectors
 // (64 dims) of accumulators per head and pass, masks for the tile's tail, and scores computed 8
-// keys × up to 3 heads at a time with one transposing reduction per head (for 64 dims, the small
-// model's and stories-class models', with the queries held in registers). head_dim must be a
+// keys × up to 3 heads at a time with one transposing reduction per head (up to 128 dims with the
+// queries held in registers). head_dim must be a
 // multiple of 16. Compiled with per-function target attributes; handed out after the CPUID/XCR0
 // check.
 
@@ -140,7 +140,7 @@ KVIK_AVX512 void ScoreHeads(const float* const* rows, int64_t count, const float
   for (int g = 0; g < G; ++g) _mm256_storeu_ps(scores + g * kTile, SumEach8(acc[g]));
 }
 
-// Score for rows of NV vectors (64 or 128 dims) and G heads, with the heads' queries held in
+// Score for rows of NV ≤ 8 vectors (up to 128 dims) and G heads, with the heads' queries held in
 // registers (G·NV ≤ 16, loaded once per tile): each key row is loaded once per call, whole and in
 // order, each of its lines feeding G FMAs, 4 keys at a time (G·NV query and G·4 dot vectors). Each
 // half of 8 keys is reduced by SumEach8's tree as soon as it is scored, so every score has
@@ -213,8 +213,28 @@ KVIK_AVX512 void ScoreInRegisters(const float* const* rows, int64_t count, const
 
 KVIK_AVX512 void Score(const float* const* rows, int64_t count, const float* q, int64_t n_heads,
                        int64_t n, float* scores) {
-  if (n == 4 * kLanes) return ScoreInRegisters<4, 3>(rows, count, q, n_heads, scores);
-  if (n == 8 * kLanes) return ScoreInRegisters<8, 2>(rows, count, q, n_heads, scores);
+  // Heads of up to 128 dims keep their queries in registers (3 heads a pass up to 64 dims, 2
+  // above); longer rows fall back to ScoreHeads' 64-dim slices.
+  switch (n / kLanes) {
+    case 1:
+      return ScoreInRegisters<1, 3>(rows, count, q, n_heads, scores);
+    case 2:
+      return ScoreInRegisters<2, 3>(rows, count, q, n_heads, scores);
+    case 3:
+      return ScoreInRegisters<3, 3>(rows, count, q, n_heads, scores);
+    case 4:
+      return ScoreInRegisters<4, 3>(rows, count, q, n_heads, scores);
+    case 5:
+      return ScoreInRegisters<5, 2>(rows, count, q, n_heads, scores);
+    case 6:
+      return ScoreInRegisters<6, 2>(rows, count, q, n_heads, scores);
+    case 7:
+      return ScoreInRegisters<7, 2>(rows, count, q, n_heads, scores);
+    case 8:
+      return ScoreInRegisters<8, 2>(rows, count, q, n_heads, scores);
+    default:
+      break;
+  }
   for (int64_t first = 0; first < count; first += 8) {
     const int64_t keys = std::min<int64_t>(8, count - first);
     for (int64_t g = 0; g < n_heads;) {
