@@ -110,38 +110,78 @@ KVIK_AVX2 void Score(const float* const* rows, int64_t count, const float* q, in
   }
 }
 
-KVIK_AVX2 void Softmax(float* scores, int64_t count, int64_t n_heads, float scale, float* max,
-                       float* sum, float* rescale) {
+// Softmax for G ≤ 3 heads, unrolled so that their steps interleave: each head's step is one long
+// dependency chain (max, exp, sum), and one head after another they left the FP units mostly idle
+// (as in group_kernels_avx512.cpp).
+template <int G>
+KVIK_AVX2 __attribute__((always_inline)) inline void SoftmaxHeads(float* scores, int64_t count,
+                                                                  float scale, float* max,
+                                                                  float* sum, float* rescale) {
   constexpr int kVectors = kTile / kLanes;
   const __m256 neg_inf = _mm256_set1_ps(-__builtin_inff());
   const __m256i counts = _mm256_set1_epi32(static_cast<int32_t>(count));
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  for (int64_t g = 0; g < n_heads; ++g) {
+  float tile_max[G];
+  KVIK_UNROLL
+  for (int g = 0; g < G; ++g) {
     float* sg = scores + g * kTile;
-    __m256 s[kVectors];
     __m256 m = _mm256_set1_ps(max[g]);
     KVIK_UNROLL
     for (int c = 0; c < kVectors; ++c) {
       const __m256i index = _mm256_add_epi32(lane, _mm256_set1_epi32(c * kLanes));
       const __m256 valid = _mm256_castsi256_ps(_mm256_cmpgt_epi32(counts, index));
-      s[c] = _mm256_blendv_ps(
+      const __m256 s = _mm256_blendv_ps(
           neg_inf, _mm256_mul_ps(_mm256_loadu_ps(sg + c * kLanes), _mm256_set1_ps(scale)), valid);
-      m = _mm256_max_ps(m, s[c]);
+      _mm256_storeu_ps(sg + c * kLanes, s);
+      m = _mm256_max_ps(m, s);
     }
-    const float tile_max = HorizontalMax(m);
-    rescale[g] = MaxUnchanged(max[g], tile_max)
-                     ? 1.0f
-                     : _mm256_cvtss_f32(Exp(_mm256_set1_ps(max[g] - tile_max)));
-    const __m256 mv = _mm256_set1_ps(tile_max);
-    __m256 p[kVectors];
+    tile_max[g] = HorizontalMax(m);
+  }
+  // The second pass reads the scaled scores back (from L1) and writes p in their place. Each
+  // head's sum keeps the tree (p0 + p1) + (p2 + p3).
+  __m256 low[G], high[G];
+  KVIK_UNROLL
+  for (int c = 0; c < kVectors; ++c) {
     KVIK_UNROLL
-    for (int c = 0; c < kVectors; ++c) {
-      p[c] = Exp(_mm256_sub_ps(s[c], mv));
-      _mm256_storeu_ps(sg + c * kLanes, p[c]);
+    for (int g = 0; g < G; ++g) {
+      float* sg = scores + g * kTile + c * kLanes;
+      const __m256 p = Exp(_mm256_sub_ps(_mm256_loadu_ps(sg), _mm256_set1_ps(tile_max[g])));
+      _mm256_storeu_ps(sg, p);
+      if (c == 0) low[g] = p;
+      if (c == 1) low[g] = _mm256_add_ps(low[g], p);
+      if (c == 2) high[g] = p;
+      if (c == 3) high[g] = _mm256_add_ps(high[g], p);
     }
-    const __m256 total = _mm256_add_ps(_mm256_add_ps(p[0], p[1]), _mm256_add_ps(p[2], p[3]));
-    sum[g] = sum[g] * rescale[g] + HorizontalSum(total);
-    max[g] = tile_max;
+  }
+  KVIK_UNROLL
+  for (int g = 0; g < G; ++g) {
+    rescale[g] = MaxUnchanged(max[g], tile_max[g])
+                     ? 1.0f
+                     : _mm256_cvtss_f32(Exp(_mm256_set1_ps(max[g] - tile_max[g])));
+    sum[g] = sum[g] * rescale[g] + HorizontalSum(_mm256_add_ps(low[g], high[g]));
+    max[g] = tile_max[g];
+  }
+}
+
+KVIK_AVX2 void Softmax(float* scores, int64_t count, int64_t n_heads, float scale, float* max,
+                       float* sum, float* rescale) {
+  static_assert(kTile == 4 * kLanes);
+  for (int64_t g = 0; g < n_heads;) {
+    float* sg = scores + g * kTile;
+    switch (n_heads - g) {
+      case 1:
+        SoftmaxHeads<1>(sg, count, scale, max + g, sum + g, rescale + g);
+        g += 1;
+        break;
+      case 2:
+        SoftmaxHeads<2>(sg, count, scale, max + g, sum + g, rescale + g);
+        g += 2;
+        break;
+      default:
+        SoftmaxHeads<3>(sg, count, scale, max + g, sum + g, rescale + g);
+        g += 3;
+        break;
+    }
   }
 }
 
