@@ -409,9 +409,9 @@ int RunBench(int argc, char** argv) {
   bool json = false, roofline = false, depth_loss = false, no_warmup = false;
   app.add_option("-m,--model", model_path, "model .gguf")->required();
   app.add_option("-p,--n-prompt", prompt_list, "prefill sizes, comma-separated (0 = skip)");
-  app.add_option("-n,--n-gen", n_gen, "tokens to decode (0 = skip)")->check(CLI::NonNegativeNumber);
+  app.add_option("-n,--n-gen", n_gen, "tokens to decode (0 = skip)")->check(AtLeast(0));
   app.add_option("-d,--depth", depth, "tokens already in the cache before each test")
-      ->check(CLI::NonNegativeNumber);
+      ->check(AtLeast(0));
   app.add_option("-r,--repetitions", reps, "repetitions")->check(CLI::Range(1, 1000));
   app.add_option("-t,--threads", threads, "threads")->check(CLI::Range(1, 256));
   app.add_option("--kv-dtype", kv_dtype, "KV-cache element type")

@@ -49,6 +49,22 @@ inline CLI::Validator DTypeValidator(std::vector<std::string> allowed) {
       list, "dtype");
 }
 
+// Validators for integer options with a lower bound. (CLI11's NonNegativeNumber and PositiveNumber
+// printed "Value 0 not in range 0.000000 to 1797693…" with DBL_MAX written out, and
+// PositiveNumber's range even seemed to include the rejected 0.)
+inline CLI::Validator AtLeast(long long minimum) {
+  return CLI::Validator(
+      [minimum](std::string& value) -> std::string {
+        long long parsed = 0;
+        if (!CLI::detail::lexical_cast(value, parsed)) return "'" + value + "' is not an integer";
+        if (parsed < minimum) {
+          return "must be at least " + std::to_string(minimum) + ", got " + value;
+        }
+        return "";
+      },
+      "INT>=" + std::to_string(minimum), "at least " + std::to_string(minimum));
+}
+
 // The model `kvik generate` uses when -m is absent: $KVIK_MODEL, else stories15M.gguf in ./models
 // or next to the binary's repository (make demo puts it there). Empty when none exists.
 std::string DefaultModelPath(const char* argv0);

@@ -41,14 +41,14 @@ int RunGenerate(int argc, char** argv) {
   app.add_option("--temp", options.sampling.temperature, "temperature; 0 = greedy")
       ->check(CLI::Range(0.0f, 100.0f));
   app.add_option("--top-k", options.sampling.top_k, "keep the k most likely tokens (0 = off)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(AtLeast(0));
   app.add_option("--top-p", options.sampling.top_p, "nucleus sampling mass (1 = off)")
       ->check(CLI::Range(0.0f, 1.0f));
   app.add_option("--min-p", options.sampling.min_p, "drop tokens below min_p · p_max (0 = off)")
       ->check(CLI::Range(0.0f, 1.0f));
   app.add_option("--seed", options.sampling.seed, "sampling seed");
   app.add_option("-c,--ctx", options.context_tokens, "context length (default: the model's)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(AtLeast(0));
   app.add_option("-t,--threads", threads, "threads")->check(CLI::Range(1, 256));
   const auto kv_types = DTypeValidator({"f32", "f16", "bf16", "q8_0", "q4_0"});
   app.add_option("--kv-dtype", kv_dtype, "KV-cache element type (keys and values)")->check(kv_types);
@@ -60,11 +60,11 @@ int RunGenerate(int argc, char** argv) {
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   app.add_option("--swa-window", options.sliding_window,
                  "sliding-window attention over the last W tokens (0 = off; default: the model's)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(AtLeast(0));
   app.add_flag("--context-shift", options.context_shift,
                "when the context is full, drop the oldest half (after --keep) and go on");
   app.add_option("--keep", options.keep_tokens, "tokens kept at the start by --context-shift")
-      ->check(CLI::NonNegativeNumber);
+      ->check(AtLeast(0));
   app.add_option("--kv-save", options.kv_save_path, "save the sequence's KV cache (prompt cache)");
   app.add_option("--kv-load", options.kv_load_path,
                  "start from a saved KV cache; its prefix that matches the prompt is reused");

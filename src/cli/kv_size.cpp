@@ -34,12 +34,12 @@ int RunKvSize(int argc, char** argv) {
   for (const auto& k : kKnownConfigs) preset_names.push_back(k.name);
   auto* preset_opt = app.add_option("--preset", preset, "a published architecture")
                          ->check(CLI::IsMember(preset_names));
-  auto* layers_opt = app.add_option("--layers", layers, "L: transformer layers")->check(CLI::PositiveNumber);
-  app.add_option("--kv-heads", kv_heads, "H_kv: key/value heads")->check(CLI::PositiveNumber);
-  app.add_option("--head-dim", head_dim, "d_h: head size")->check(CLI::PositiveNumber);
+  auto* layers_opt = app.add_option("--layers", layers, "L: transformer layers")->check(AtLeast(1));
+  app.add_option("--kv-heads", kv_heads, "H_kv: key/value heads")->check(AtLeast(1));
+  app.add_option("--head-dim", head_dim, "d_h: head size")->check(AtLeast(1));
   app.add_option("--ctx", ctx, "S: tokens per sequence (default: the model's context)")
-      ->check(CLI::PositiveNumber);
-  app.add_option("--batch", batch, "B: sequences")->check(CLI::PositiveNumber);
+      ->check(AtLeast(1));
+  app.add_option("--batch", batch, "B: sequences")->check(AtLeast(1));
   app.add_option("--dtype", dtype, "KV element type")
       ->check(DTypeValidator({"f32", "f16", "bf16", "q8_0", "q4_0"}));
   app.add_option("--block-size", block_size,

@@ -40,7 +40,7 @@ int RunPerplexity(int argc, char** argv) {
                  "model's context if smaller)")
       ->check(CLI::Range(int64_t{3}, int64_t{1} << 20));
   app.add_option("--chunks", options.max_chunks, "score at most this many chunks (0 = all)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(AtLeast(0));
   app.add_option("--kl-base", base_path,
                  "also run this model (e.g. the F32 source of a quantized -m) on the same chunks: "
                  "its perplexity, the mean KL divergence from it, how often the top token agrees");

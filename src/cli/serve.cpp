@@ -54,7 +54,7 @@ int RunServe(int argc, char** argv) {
       ->check(CLI::Range(int64_t{1}, int64_t{4096}));
   app.add_option("-c,--ctx", engine_options.context_tokens,
                  "context per sequence (default: the model's)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(AtLeast(0));
   app.add_option("--kv-budget", kv_budget, "KV pool bytes, e.g. 512M (default: ctx × parallel)");
   app.add_option("--block-size", engine_options.block_size, "tokens per KV block")
       ->check(CLI::Range(int64_t{1}, int64_t{4096}));

@@ -82,6 +82,15 @@ PY
       [[ $status -eq 2 ]] || fail "'kvik $args' exited $status, expected 2 (usage error)"
       grep -q '^error: ' "$work/err" || fail "'kvik $args' printed no error line"
     done
+    # A bound's message names the bound, not CLI11's "range 0.000000 to 1.797…e308".
+    for pair in "generate -m $model --top-k -1|--top-k: must be at least 0, got -1" \
+                "kv-size --layers 0 --kv-heads 1 --head-dim 8|--layers: must be at least 1, got 0" \
+                "bench -m $model -n 1.5|--n-gen: '1.5' is not an integer"; do
+      # shellcheck disable=SC2086
+      "$kvik" ${pair%%|*} >/dev/null 2>"$work/err"; status=$?
+      [[ $status -eq 2 ]] || fail "'kvik ${pair%%|*}' exited $status, expected 2"
+      grep -qF "error: ${pair#*|}" "$work/err" || fail "'kvik ${pair%%|*}': $(cat "$work/err")"
+    done
     ;;
 
   oversize_prompt)
