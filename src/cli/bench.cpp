@@ -442,11 +442,18 @@ int RunBench(int argc, char** argv) {
     std::fprintf(stderr, "error: -p and --kv-cost take comma-separated integers\n");
     return kExitUsage;
   }
+  for (int64_t v : prompts) {
+    if (v < 0) {
+      std::fprintf(stderr, "error: -p: prefill sizes must be at least 0, got %lld\n",
+                   static_cast<long long>(v));
+      return kExitUsage;
+    }
+  }
   auto model = Model::Load(model_path);
   if (!model.ok()) return Fail(model.status());
   const ModelConfig& c = (*model)->config();
   for (int64_t v : prompts)
-    if (v < 0 || depth + v > c.context_length) return Fail(InvalidArgument("-p/--depth exceed the context"));
+    if (depth + v > c.context_length) return Fail(InvalidArgument("-p/--depth exceed the context"));
   for (int64_t v : contexts)
     if (v < 1 || v + 1 > c.context_length) return Fail(InvalidArgument("--kv-cost contexts must be in [1, context)"));
   if (depth + n_gen + 1 > c.context_length) return Fail(InvalidArgument("--depth + -n exceed the context"));

@@ -13,16 +13,12 @@
 #include <thread>
 
 #include "cli/command.h"
+#include "cli/common.h"
 #include "kvik/lsh_eval.h"
 #include "kvik/lsh_serve.h"
 
 namespace kvik::cli {
 namespace {
-
-int Fail(const Status& status) {
-  std::fprintf(stderr, "error: %s\n", status.ToString().c_str());
-  return 1;
-}
 
 double PeakRssMiB() {
   rusage usage{};
@@ -202,7 +198,7 @@ int RunEval(const lsh::EvalOptions& options) {
 }
 
 int RunLsh(int argc, char** argv) {
-  CLI::App app{"kvik lsh: semantic query cache (weighted MinHash LSH)", "kvik lsh"};
+  CLI::App app{"kvik lsh: semantic query cache (weighted MinHash LSH)", "lsh"};
   app.require_subcommand(1);
 
   lsh::GenLogOptions gen;
@@ -287,11 +283,8 @@ int RunLsh(int argc, char** argv) {
   serve_cmd->add_option("--cache-mb", serve.cache_megabytes, "in-process result cache capacity");
   serve_cmd->add_option("--ttl-s", serve.ttl_seconds, "result time to live (0 = none)");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
+  int exit_code = 0;
+  if (!Parse(app, argc, argv, exit_code)) return exit_code;
   if (gen_cmd->parsed()) return RunGenLog(gen);
   if (build_cmd->parsed()) {
     build.minhash.weighted = !plain;

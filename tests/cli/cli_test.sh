@@ -76,7 +76,7 @@ PY
     model=$(tiny)
     for args in "generate --frobnicate" "generate -m $model -n -5" "generate -m $model --temp abc" \
                 "kv-size --dtype f8" "kv-size --layers 2" "make-model --preset huge -o $work/x.gguf" \
-                "nosuchcommand"; do
+                "nosuchcommand" "lsh" "lsh build --bogus" "bench -m $model -p -4"; do
       # shellcheck disable=SC2086
       "$kvik" $args >/dev/null 2>"$work/err"; status=$?
       [[ $status -eq 2 ]] || fail "'kvik $args' exited $status, expected 2 (usage error)"
