@@ -50,21 +50,29 @@ class RowCursor {
 
 // The `count` rows from `position` on as f32: in place when stored as f32, else converted into
 // `scratch` (count · n floats).
+// Where the `count` rows from `position` on are stored, as elements of type T: a block's rows at a
+// time, one table lookup per block, then a plain strided loop (a cursor step per row was 6% of
+// decode attention's time from cache).
+template <typename T>
+void StoredRows(const KvRun& run, int64_t position, int64_t count, const T** rows) {
+  int64_t block = position / run.block_size, slot = position % run.block_size;
+  for (int64_t j = 0; j < count; ++block, slot = 0) {
+    const uint8_t* base = run.block_rows(block) + slot * run.row_bytes;
+    const int64_t stop = std::min(count, j + run.block_size - slot);
+    for (int64_t i = 0; j < stop; ++j, ++i) {
+      rows[j] = reinterpret_cast<const T*>(base + i * run.row_bytes);
+    }
+  }
+}
+
+// Whether the kernels read this run's rows as stored (F16, see GroupKernels::score_f16).
+bool ReadsF16Directly(const GroupKernels& kernels, const KvRun& run, int64_t n) {
+  return run.dtype == DType::kF16 && kernels.score_f16 != nullptr && n <= kernels.f16_max_head_dim;
+}
+
 void GatherRows(const GroupKernels& kernels, const KvRun& run, int64_t position, int64_t count,
                 int64_t n, float* scratch, const float** rows) {
-  if (run.dtype == DType::kF32) {
-    // A block's rows at a time: one table lookup per block, then a plain strided loop (a cursor
-    // step per row was 6% of decode attention's time from cache).
-    int64_t block = position / run.block_size, slot = position % run.block_size;
-    for (int64_t j = 0; j < count; ++block, slot = 0) {
-      const uint8_t* base = run.block_rows(block) + slot * run.row_bytes;
-      const int64_t stop = std::min(count, j + run.block_size - slot);
-      for (int64_t i = 0; j < stop; ++j, ++i) {
-        rows[j] = reinterpret_cast<const float*>(base + i * run.row_bytes);
-      }
-    }
-    return;
-  }
+  if (run.dtype == DType::kF32) return StoredRows(run, position, count, rows);
   RowCursor cursor(run, position);
   const uint8_t* stored[kTile];
   for (int64_t j = 0; j < count; ++j, cursor.Next()) {
@@ -117,6 +125,10 @@ void AttendHeads(const GroupKernels& kernels, const KvHeadView* kv, int64_t n_vi
   // Converted rows of one view's tile: its K rows until scored, later its V rows.
   alignas(64) float scratch[kTile * kMaxHeadDim];
   const float* rows[kTile];
+  const uint16_t* f16_rows[kTile];
+  // F16 rows the kernels read as stored, unless a converted copy is at hand.
+  const bool f16_keys = converted.keys == nullptr && ReadsF16Directly(kernels, kv[0].keys, n);
+  const bool f16_values = converted.values == nullptr && ReadsF16Directly(kernels, kv[0].values, n);
   std::fill(max, max + total, -std::numeric_limits<float>::infinity());
   std::fill(sum, sum + total, 0.0f);
   // The first tile's rescale is exp(−inf) = 0, which must meet zeros, not garbage.
@@ -125,15 +137,27 @@ void AttendHeads(const GroupKernels& kernels, const KvHeadView* kv, int64_t n_vi
     const int64_t count = std::min(kTile, end - tile);
     for (int64_t v = 0; v < n_views; ++v) {
       const int64_t h = v * heads;
-      TileRows(kernels, kv[v].keys, converted.keys, converted.begin, tile, count, n, scratch, rows);
-      kernels.score(rows, count, q + h * n, heads, n, scores + h * kTile);
+      if (f16_keys) {
+        StoredRows(kv[v].keys, tile, count, f16_rows);
+        kernels.score_f16(f16_rows, count, q + h * n, heads, n, scores + h * kTile);
+      } else {
+        TileRows(kernels, kv[v].keys, converted.keys, converted.begin, tile, count, n, scratch,
+                 rows);
+        kernels.score(rows, count, q + h * n, heads, n, scores + h * kTile);
+      }
       kernels.softmax(scores + h * kTile, count, heads, scale, max + h, sum + h, rescale + h);
     }
     for (int64_t v = 0; v < n_views; ++v) {
       const int64_t h = v * heads;
-      TileRows(kernels, kv[v].values, converted.values, converted.begin, tile, count, n, scratch,
-               rows);
-      kernels.accumulate(rows, count, scores + h * kTile, rescale + h, heads, n, out + h * n);
+      if (f16_values) {
+        StoredRows(kv[v].values, tile, count, f16_rows);
+        kernels.accumulate_f16(f16_rows, count, scores + h * kTile, rescale + h, heads, n,
+                               out + h * n);
+      } else {
+        TileRows(kernels, kv[v].values, converted.values, converted.begin, tile, count, n, scratch,
+                 rows);
+        kernels.accumulate(rows, count, scores + h * kTile, rescale + h, heads, n, out + h * n);
+      }
     }
   }
   for (int64_t h = 0; h < total; ++h) {

@@ -47,6 +47,15 @@ struct GroupKernels {
   // acc_g = acc_g · rescale[g] + Σ_{j<count} p[g·kTile + j] · rows[j], acc_g = acc + g·n.
   void (*accumulate)(const float* const* rows, int64_t count, const float* p, const float* rescale,
                      int64_t n_heads, int64_t n, float* acc) = nullptr;
+  // Optional (nullptr where an ISA has none): score and accumulate reading F16 rows as stored, for
+  // head_dim ≤ f16_max_head_dim. Each element is converted as it is loaded, to convert's value, so
+  // the bits are those of convert followed by score / accumulate; decode skips writing each tile
+  // to scratch and reading it back.
+  void (*score_f16)(const uint16_t* const* rows, int64_t count, const float* q, int64_t n_heads,
+                    int64_t n, float* scores) = nullptr;
+  void (*accumulate_f16)(const uint16_t* const* rows, int64_t count, const float* p,
+                         const float* rescale, int64_t n_heads, int64_t n, float* acc) = nullptr;
+  int64_t f16_max_head_dim = 0;
   // y[i] = Exp(x[i]) with this ISA's vector exp (bit-identical to ExpReference); for tests.
   void (*exp_row)(const float* x, int64_t n, float* y) = nullptr;
 

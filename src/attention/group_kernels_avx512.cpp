@@ -32,6 +32,20 @@ namespace {
 
 constexpr int kLanes = 16;
 
+// How the score and accumulate kernels read 16 elements of a row: f32 rows in place, f16 rows
+// converted as they are loaded. The conversion is exact, so both give Convert's values and the same
+// bits; reading f16 rows directly saves writing each tile to scratch and reading it back.
+struct F32Row {
+  using Element = float;
+  KVIK_AVX512 static __m512 Load(const float* row, int64_t i) { return _mm512_loadu_ps(row + i); }
+};
+struct F16Row {
+  using Element = uint16_t;
+  KVIK_AVX512 static __m512 Load(const uint16_t* row, int64_t i) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + i)));
+  }
+};
+
 KVIK_AVX512 inline __m512 Exp(__m512 x) { return Exp16(x); }
 
 KVIK_AVX512 void ConvertRow(DType dtype, const uint8_t* row, int64_t n, float* dst) {
@@ -145,9 +159,9 @@ KVIK_AVX512 void ScoreHeads(const float* const* rows, int64_t count, const float
 // order, each of its lines feeding G FMAs, 4 keys at a time (G·NV query and G·4 dot vectors). Each
 // half of 8 keys is reduced by SumEach8's tree as soon as it is scored, so every score has
 // ScoreHeads' bits.
-template <int G, int NV>
-KVIK_AVX512 void ScoreHeadsInRegisters(const float* const* rows, int64_t count, const float* q,
-                                       float* scores) {
+template <int G, int NV, typename Row>
+KVIK_AVX512 void ScoreHeadsInRegisters(const typename Row::Element* const* rows, int64_t count,
+                                       const float* q, float* scores) {
   static_assert(G * NV <= 16);
   __m512 qv[G][NV];
   KVIK_UNROLL
@@ -168,10 +182,10 @@ KVIK_AVX512 void ScoreHeadsInRegisters(const float* const* rows, int64_t count, 
       KVIK_UNROLL
       for (int j = 0; j < 4; ++j) {
         if (first + 4 * h + j < count) {
-          const float* k = rows[first + 4 * h + j];
+          const typename Row::Element* k = rows[first + 4 * h + j];
           KVIK_UNROLL
           for (int c = 0; c < NV; ++c) {
-            const __m512 key = _mm512_loadu_ps(k + c * kLanes);
+            const __m512 key = Row::Load(k, c * kLanes);
             KVIK_UNROLL
             for (int g = 0; g < G; ++g) acc[g][j] = _mm512_fmadd_ps(key, qv[g][c], acc[g][j]);
           }
@@ -190,51 +204,66 @@ KVIK_AVX512 void ScoreHeadsInRegisters(const float* const* rows, int64_t count, 
 }
 
 // All heads through ScoreHeadsInRegisters, up to kMaxG at a time.
-template <int NV, int kMaxG>
-KVIK_AVX512 void ScoreInRegisters(const float* const* rows, int64_t count, const float* q,
-                                  int64_t n_heads, float* scores) {
+template <int NV, int kMaxG, typename Row>
+KVIK_AVX512 void ScoreInRegisters(const typename Row::Element* const* rows, int64_t count,
+                                  const float* q, int64_t n_heads, float* scores) {
   constexpr int64_t n = NV * kLanes;
   for (int64_t g = 0; g < n_heads;) {
     const float* qg = q + g * n;
     float* out = scores + g * kTile;
     const int64_t left = n_heads - g;
     if (left == 1) {
-      ScoreHeadsInRegisters<1, NV>(rows, count, qg, out);
+      ScoreHeadsInRegisters<1, NV, Row>(rows, count, qg, out);
       g += 1;
     } else if (left == 2 || kMaxG == 2) {
-      ScoreHeadsInRegisters<2, NV>(rows, count, qg, out);
+      ScoreHeadsInRegisters<2, NV, Row>(rows, count, qg, out);
       g += 2;
     } else {
-      ScoreHeadsInRegisters<kMaxG, NV>(rows, count, qg, out);
+      ScoreHeadsInRegisters<kMaxG, NV, Row>(rows, count, qg, out);
       g += kMaxG;
     }
   }
 }
 
-KVIK_AVX512 void Score(const float* const* rows, int64_t count, const float* q, int64_t n_heads,
-                       int64_t n, float* scores) {
+// Rows of up to 128 dims: true when scored. (Longer f32 rows go to ScoreHeads' 64-dim slices.)
+template <typename Row>
+KVIK_AVX512 bool ScoreInRegistersFor(const typename Row::Element* const* rows, int64_t count,
+                                     const float* q, int64_t n_heads, int64_t n, float* scores) {
   // Heads of up to 128 dims keep their queries in registers (3 heads a pass up to 64 dims, 2
   // above); longer rows fall back to ScoreHeads' 64-dim slices.
   switch (n / kLanes) {
     case 1:
-      return ScoreInRegisters<1, 3>(rows, count, q, n_heads, scores);
+      ScoreInRegisters<1, 3, Row>(rows, count, q, n_heads, scores);
+      return true;
     case 2:
-      return ScoreInRegisters<2, 3>(rows, count, q, n_heads, scores);
+      ScoreInRegisters<2, 3, Row>(rows, count, q, n_heads, scores);
+      return true;
     case 3:
-      return ScoreInRegisters<3, 3>(rows, count, q, n_heads, scores);
+      ScoreInRegisters<3, 3, Row>(rows, count, q, n_heads, scores);
+      return true;
     case 4:
-      return ScoreInRegisters<4, 3>(rows, count, q, n_heads, scores);
+      ScoreInRegisters<4, 3, Row>(rows, count, q, n_heads, scores);
+      return true;
     case 5:
-      return ScoreInRegisters<5, 2>(rows, count, q, n_heads, scores);
+      ScoreInRegisters<5, 2, Row>(rows, count, q, n_heads, scores);
+      return true;
     case 6:
-      return ScoreInRegisters<6, 2>(rows, count, q, n_heads, scores);
+      ScoreInRegisters<6, 2, Row>(rows, count, q, n_heads, scores);
+      return true;
     case 7:
-      return ScoreInRegisters<7, 2>(rows, count, q, n_heads, scores);
+      ScoreInRegisters<7, 2, Row>(rows, count, q, n_heads, scores);
+      return true;
     case 8:
-      return ScoreInRegisters<8, 2>(rows, count, q, n_heads, scores);
+      ScoreInRegisters<8, 2, Row>(rows, count, q, n_heads, scores);
+      return true;
     default:
-      break;
+      return false;
   }
+}
+
+KVIK_AVX512 void Score(const float* const* rows, int64_t count, const float* q, int64_t n_heads,
+                       int64_t n, float* scores) {
+  if (ScoreInRegistersFor<F32Row>(rows, count, q, n_heads, n, scores)) return;
   for (int64_t first = 0; first < count; first += 8) {
     const int64_t keys = std::min<int64_t>(8, count - first);
     for (int64_t g = 0; g < n_heads;) {
@@ -351,15 +380,16 @@ KVIK_AVX512 __attribute__((always_inline)) inline void StoreAccumulators(const _
 
 // NG heads × NV vectors of 16 dims starting at `d`: the accumulators stay in registers across the
 // tile's keys (NG·NV + NV + 1 ≤ 32 zmm registers).
-template <int NG, int NV>
-KVIK_AVX512 void AccumulateBlock(const float* const* rows, int64_t count, const float* p,
-                                 const float* rescale, int64_t n, int64_t d, float* acc) {
+template <int NG, int NV, typename Row>
+KVIK_AVX512 void AccumulateBlock(const typename Row::Element* const* rows, int64_t count,
+                                 const float* p, const float* rescale, int64_t n, int64_t d,
+                                 float* acc) {
   __m512 a[NG][NV];
   LoadRescaled(acc, rescale, n, d, a);
   for (int64_t j = 0; j < count; ++j) {
     __m512 v[NV];
     KVIK_UNROLL
-    for (int c = 0; c < NV; ++c) v[c] = _mm512_loadu_ps(rows[j] + d + c * kLanes);
+    for (int c = 0; c < NV; ++c) v[c] = Row::Load(rows[j], d + c * kLanes);
     KVIK_UNROLL
     for (int g = 0; g < NG; ++g) {
       const __m512 pj = _mm512_set1_ps(p[g * kTile + j]);
@@ -370,29 +400,29 @@ KVIK_AVX512 void AccumulateBlock(const float* const* rows, int64_t count, const 
   StoreAccumulators(a, n, d, acc);
 }
 
-template <int NV>
-KVIK_AVX512 void AccumulateHeads(const float* const* rows, int64_t count, const float* p,
-                                 const float* rescale, int64_t n_heads, int64_t n, int64_t d,
-                                 float* acc) {
+template <int NV, typename Row>
+KVIK_AVX512 void AccumulateHeads(const typename Row::Element* const* rows, int64_t count,
+                                 const float* p, const float* rescale, int64_t n_heads, int64_t n,
+                                 int64_t d, float* acc) {
   for (int64_t g = 0; g < n_heads;) {
     const float* pg = p + g * kTile;
     const float* rg = rescale + g;
     float* ag = acc + g * n;
     switch (n_heads - g) {
       case 1:
-        AccumulateBlock<1, NV>(rows, count, pg, rg, n, d, ag);
+        AccumulateBlock<1, NV, Row>(rows, count, pg, rg, n, d, ag);
         g += 1;
         break;
       case 2:
-        AccumulateBlock<2, NV>(rows, count, pg, rg, n, d, ag);
+        AccumulateBlock<2, NV, Row>(rows, count, pg, rg, n, d, ag);
         g += 2;
         break;
       case 3:
-        AccumulateBlock<3, NV>(rows, count, pg, rg, n, d, ag);
+        AccumulateBlock<3, NV, Row>(rows, count, pg, rg, n, d, ag);
         g += 3;
         break;
       default:
-        AccumulateBlock<4, NV>(rows, count, pg, rg, n, d, ag);
+        AccumulateBlock<4, NV, Row>(rows, count, pg, rg, n, d, ag);
         g += 4;
         break;
     }
@@ -402,9 +432,9 @@ KVIK_AVX512 void AccumulateHeads(const float* const* rows, int64_t count, const 
 // AccumulateBlock for NG ≤ 3 heads and rows of exactly NV vectors, read whole, one after another:
 // one value vector at a time, so NG·NV + NG + 1 ≤ 28 zmm registers for NV = 8 (128 dims). Each
 // accumulator sees the same FMAs in the same order as in AccumulateBlock's 64-dim passes.
-template <int NG, int NV>
-KVIK_AVX512 void AccumulateWholeRows(const float* const* rows, int64_t count, const float* p,
-                                     const float* rescale, int64_t n, float* acc) {
+template <int NG, int NV, typename Row>
+KVIK_AVX512 void AccumulateWholeRows(const typename Row::Element* const* rows, int64_t count,
+                                     const float* p, const float* rescale, int64_t n, float* acc) {
   __m512 a[NG][NV];
   LoadRescaled(acc, rescale, n, 0, a);
   for (int64_t j = 0; j < count; ++j) {
@@ -413,7 +443,7 @@ KVIK_AVX512 void AccumulateWholeRows(const float* const* rows, int64_t count, co
     for (int g = 0; g < NG; ++g) pj[g] = _mm512_set1_ps(p[g * kTile + j]);
     KVIK_UNROLL
     for (int c = 0; c < NV; ++c) {
-      const __m512 v = _mm512_loadu_ps(rows[j] + c * kLanes);
+      const __m512 v = Row::Load(rows[j], c * kLanes);
       KVIK_UNROLL
       for (int g = 0; g < NG; ++g) a[g][c] = _mm512_fmadd_ps(pj[g], v, a[g][c]);
     }
@@ -421,8 +451,10 @@ KVIK_AVX512 void AccumulateWholeRows(const float* const* rows, int64_t count, co
   StoreAccumulators(a, n, 0, acc);
 }
 
-KVIK_AVX512 void Accumulate(const float* const* rows, int64_t count, const float* p,
-                            const float* rescale, int64_t n_heads, int64_t n, float* acc) {
+template <typename Row>
+KVIK_AVX512 void AccumulateRows(const typename Row::Element* const* rows, int64_t count,
+                                const float* p, const float* rescale, int64_t n_heads, int64_t n,
+                                float* acc) {
   // Rows of 128 dims are read whole, up to 3 heads a pass (a second pass for more heads finds the
   // tile in L1): reading the first 64 dims of the tile's rows and then the rest took a third longer
   // from DRAM (bench/attention_bench BM_DecodeLayer<Kernel::kGroup>/0/16, KVIK_BENCH_HEAD_DIM=128).
@@ -432,15 +464,15 @@ KVIK_AVX512 void Accumulate(const float* const* rows, int64_t count, const float
       float* ag = acc + g * n;
       switch (n_heads - g) {
         case 1:
-          AccumulateWholeRows<1, 8>(rows, count, pg, rescale + g, n, ag);
+          AccumulateWholeRows<1, 8, Row>(rows, count, pg, rescale + g, n, ag);
           g += 1;
           break;
         case 2:
-          AccumulateWholeRows<2, 8>(rows, count, pg, rescale + g, n, ag);
+          AccumulateWholeRows<2, 8, Row>(rows, count, pg, rescale + g, n, ag);
           g += 2;
           break;
         default:
-          AccumulateWholeRows<3, 8>(rows, count, pg, rescale + g, n, ag);
+          AccumulateWholeRows<3, 8, Row>(rows, count, pg, rescale + g, n, ag);
           g += 3;
           break;
       }
@@ -450,21 +482,36 @@ KVIK_AVX512 void Accumulate(const float* const* rows, int64_t count, const float
   // 64 dims (four 64-byte lines of an f32 row) per pass over the tile's rows.
   int64_t d = 0;
   for (; d + 4 * kLanes <= n; d += 4 * kLanes) {
-    AccumulateHeads<4>(rows, count, p, rescale, n_heads, n, d, acc);
+    AccumulateHeads<4, Row>(rows, count, p, rescale, n_heads, n, d, acc);
   }
   switch ((n - d) / kLanes) {
     case 3:
-      AccumulateHeads<3>(rows, count, p, rescale, n_heads, n, d, acc);
+      AccumulateHeads<3, Row>(rows, count, p, rescale, n_heads, n, d, acc);
       break;
     case 2:
-      AccumulateHeads<2>(rows, count, p, rescale, n_heads, n, d, acc);
+      AccumulateHeads<2, Row>(rows, count, p, rescale, n_heads, n, d, acc);
       break;
     case 1:
-      AccumulateHeads<1>(rows, count, p, rescale, n_heads, n, d, acc);
+      AccumulateHeads<1, Row>(rows, count, p, rescale, n_heads, n, d, acc);
       break;
     default:
       break;
   }
+}
+
+KVIK_AVX512 void Accumulate(const float* const* rows, int64_t count, const float* p,
+                            const float* rescale, int64_t n_heads, int64_t n, float* acc) {
+  AccumulateRows<F32Row>(rows, count, p, rescale, n_heads, n, acc);
+}
+
+KVIK_AVX512 void ScoreF16(const uint16_t* const* rows, int64_t count, const float* q,
+                          int64_t n_heads, int64_t n, float* scores) {
+  ScoreInRegistersFor<F16Row>(rows, count, q, n_heads, n, scores);
+}
+
+KVIK_AVX512 void AccumulateF16(const uint16_t* const* rows, int64_t count, const float* p,
+                               const float* rescale, int64_t n_heads, int64_t n, float* acc) {
+  AccumulateRows<F16Row>(rows, count, p, rescale, n_heads, n, acc);
 }
 
 KVIK_AVX512 void ExpRow(const float* x, int64_t n, float* y) {
@@ -486,6 +533,9 @@ GroupKernels Avx512GroupKernels() {
   k.score = Score;
   k.softmax = Softmax;
   k.accumulate = Accumulate;
+  k.score_f16 = ScoreF16;
+  k.accumulate_f16 = AccumulateF16;
+  k.f16_max_head_dim = 8 * kLanes;
   k.exp_row = ExpRow;
   return k;
 }
