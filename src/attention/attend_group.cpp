@@ -48,8 +48,6 @@ class RowCursor {
   const uint8_t* rows_;
 };
 
-// The `count` rows from `position` on as f32: in place when stored as f32, else converted into
-// `scratch` (count · n floats).
 // Where the `count` rows from `position` on are stored, as elements of type T: a block's rows at a
 // time, one table lookup per block, then a plain strided loop (a cursor step per row was 6% of
 // decode attention's time from cache).
@@ -70,6 +68,8 @@ bool ReadsF16Directly(const GroupKernels& kernels, const KvRun& run, int64_t n) 
   return run.dtype == DType::kF16 && kernels.score_f16 != nullptr && n <= kernels.f16_max_head_dim;
 }
 
+// The `count` rows from `position` on as f32: in place when stored as f32, else converted into
+// `scratch` (count · n floats).
 void GatherRows(const GroupKernels& kernels, const KvRun& run, int64_t position, int64_t count,
                 int64_t n, float* scratch, const float** rows) {
   if (run.dtype == DType::kF32) return StoredRows(run, position, count, rows);
@@ -125,10 +125,8 @@ void AttendHeads(const GroupKernels& kernels, const KvHeadView* kv, int64_t n_vi
   // Converted rows of one view's tile: its K rows until scored, later its V rows.
   alignas(64) float scratch[kTile * kMaxHeadDim];
   const float* rows[kTile];
-  const uint16_t* f16_rows[kTile];
   // F16 rows the kernels read as stored, unless a converted copy is at hand.
-  const bool f16_keys = converted.keys == nullptr && ReadsF16Directly(kernels, kv[0].keys, n);
-  const bool f16_values = converted.values == nullptr && ReadsF16Directly(kernels, kv[0].values, n);
+  const uint16_t* f16_rows[kTile];
   std::fill(max, max + total, -std::numeric_limits<float>::infinity());
   std::fill(sum, sum + total, 0.0f);
   // The first tile's rescale is exp(−inf) = 0, which must meet zeros, not garbage.
@@ -137,7 +135,7 @@ void AttendHeads(const GroupKernels& kernels, const KvHeadView* kv, int64_t n_vi
     const int64_t count = std::min(kTile, end - tile);
     for (int64_t v = 0; v < n_views; ++v) {
       const int64_t h = v * heads;
-      if (f16_keys) {
+      if (converted.keys == nullptr && ReadsF16Directly(kernels, kv[v].keys, n)) {
         StoredRows(kv[v].keys, tile, count, f16_rows);
         kernels.score_f16(f16_rows, count, q + h * n, heads, n, scores + h * kTile);
       } else {
@@ -149,7 +147,7 @@ void AttendHeads(const GroupKernels& kernels, const KvHeadView* kv, int64_t n_vi
     }
     for (int64_t v = 0; v < n_views; ++v) {
       const int64_t h = v * heads;
-      if (f16_values) {
+      if (converted.values == nullptr && ReadsF16Directly(kernels, kv[v].values, n)) {
         StoredRows(kv[v].values, tile, count, f16_rows);
         kernels.accumulate_f16(f16_rows, count, scores + h * kTile, rescale + h, heads, n,
                                out + h * n);
