@@ -504,6 +504,7 @@ KVIK_AVX512 void Accumulate(const float* const* rows, int64_t count, const float
   AccumulateRows<F32Row>(rows, count, p, rescale, n_heads, n, acc);
 }
 
+// Only called for n ≤ f16_max_head_dim (128), which ScoreInRegistersFor always scores.
 KVIK_AVX512 void ScoreF16(const uint16_t* const* rows, int64_t count, const float* q,
                           int64_t n_heads, int64_t n, float* scores) {
   ScoreInRegistersFor<F16Row>(rows, count, q, n_heads, n, scores);
