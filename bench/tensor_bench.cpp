@@ -106,7 +106,8 @@ void BM_MatMul(benchmark::State& state) {
   const auto x = RandomFloats(tokens * cols, 4);
   std::vector<float> y(tokens * rows);
   ThreadPool pool(static_cast<int>(state.range(4)));
-  kernels::KernelSet set = kernels::KernelsFor(kernels::SelectedIsa(), type);
+  kernels::KernelSet set =
+      kernels::KernelsFor(kernels::SelectedIsa(), type, kernels::SelectedPrefetch());
   if (!blocked) set.dot_tokens = nullptr, set.dot_rows_tokens = nullptr;
   for (auto _ : state) {
     kernels::MatMulWith(set, w.view, x.data(), tokens, y.data(), &pool);

@@ -12,6 +12,7 @@
 
 #include "tensor/dot_kernels.h"
 #include "tensor/reduce_avx2.h"
+#include "tensor/stream_prefetch.h"
 
 #define KVIK_AVX2 __attribute__((target("avx2,fma,f16c")))
 // Per-token loops fully unrolled, so accumulators stay in registers.
@@ -46,8 +47,9 @@ template <Plain P>
 constexpr int64_t kElementBytes = P == Plain::kF32 ? 4 : 2;
 
 // Two accumulators per token: elements 0-7 of each 16 go to acc0, 8-15 to acc1; a remaining full 8
-// to acc0 and the final partial 8 (zero-padded weights, masked x) to acc1.
-template <Plain P, int NT>
+// to acc0 and the final partial 8 (zero-padded weights, masked x) to acc1. With kP, every 64-byte
+// line of the row is requested kPrefetchAheadBytes ahead as the loop reaches it.
+template <Plain P, Prefetch kP, int NT>
 KVIK_AVX2 void DotPlainTokens(const uint8_t* row, const float* x, int64_t x_stride, int64_t n,
                               float* out, int64_t out_stride) {
   constexpr int64_t kBytes = kElementBytes<P>;
@@ -58,6 +60,8 @@ KVIK_AVX2 void DotPlainTokens(const uint8_t* row, const float* x, int64_t x_stri
   // Two chunks per trip keep more loads in flight when rows stream from memory (same arithmetic).
   _Pragma("GCC unroll 2")
   for (; i + 16 <= n; i += 16) {
+    // 16 elements are a whole line of f32, half a line of f16/bf16.
+    if (kBytes == 4 || i % 32 == 0) PrefetchAhead<kP>(row + i * kBytes);
     const __m256 w0 = Load8<P>(row + i * kBytes);
     const __m256 w1 = Load8<P>(row + (i + 8) * kBytes);
     KVIK_UNROLL
@@ -97,8 +101,19 @@ KVIK_AVX2 float DotOne(const uint8_t* row, const float* x, int64_t n) {
   return out;
 }
 
+template <Plain P, Prefetch kP>
+KVIK_TOKEN_TABLE(PlainTokens, DotTokensFn, DotPlainTokens, P, kP)
+
+template <Plain P, Prefetch kP>
+KernelSet PlainKernels() {
+  return {DotOne<DotPlainTokens<P, kP, 1>>, PlainTokens<P, kP>};
+}
+
 template <Plain P>
-KVIK_TOKEN_TABLE(PlainTokens, DotTokensFn, DotPlainTokens, P)
+KernelSet PlainKernels(Prefetch prefetch) {
+  return prefetch == Prefetch::kAhead ? PlainKernels<P, Prefetch::kAhead>()
+                                      : PlainKernels<P, Prefetch::kOff>();
+}
 
 }  // namespace
 
@@ -110,19 +125,19 @@ bool CpuHasAvx2() {
   return f16c && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
-KernelSet Avx2Kernels(DType type) {
+KernelSet Avx2Kernels(DType type, Prefetch prefetch) {
   if (!CpuHasAvx2()) return {};
   switch (type) {
     case DType::kF32:
-      return {DotOne<DotPlainTokens<Plain::kF32, 1>>, PlainTokens<Plain::kF32>};
+      return PlainKernels<Plain::kF32>(prefetch);
     case DType::kF16:
-      return {DotOne<DotPlainTokens<Plain::kF16, 1>>, PlainTokens<Plain::kF16>};
+      return PlainKernels<Plain::kF16>(prefetch);
     case DType::kBF16:
-      return {DotOne<DotPlainTokens<Plain::kBf16, 1>>, PlainTokens<Plain::kBf16>};
+      return PlainKernels<Plain::kBf16>(prefetch);
     case DType::kQ8_0:
-      return Avx2Q8_0Kernels();
+      return Avx2Q8_0Kernels(prefetch);
     case DType::kQ4_0:
-      return Avx2Q4_0Kernels();
+      return Avx2Q4_0Kernels(prefetch);
     default:
       return {};
   }

@@ -23,6 +23,7 @@
 #include "tensor/dot_kernels.h"
 #include "tensor/reduce_avx2.h"
 #include "tensor/reduce_avx512.h"
+#include "tensor/stream_prefetch.h"
 
 #define KVIK_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,fma,f16c")))
 // The per-token loops must be fully unrolled so each token's accumulators live in registers (GCC
@@ -51,8 +52,9 @@ KVIK_AVX512 inline __m512 LoadWeights(const uint8_t* row, int64_t i, __mmask16 m
 }
 
 // Two accumulators per token: lanes 0-15 of each 32-element chunk go to acc0, 16-31 to acc1; a
-// 16-element remainder goes to acc0, the final partial chunk (masked) to acc1.
-template <Plain P, int NT>
+// 16-element remainder goes to acc0, the final partial chunk (masked) to acc1. Each chunk is one
+// 64-byte line of the row, requested kPrefetchAheadBytes ahead when kP says so.
+template <Plain P, Prefetch kP, int NT>
 KVIK_AVX512 void DotPlainTokens(const uint8_t* row, const float* x, int64_t x_stride, int64_t n,
                                 float* out, int64_t out_stride) {
   constexpr __mmask16 kAll = 0xffff;
@@ -61,6 +63,7 @@ KVIK_AVX512 void DotPlainTokens(const uint8_t* row, const float* x, int64_t x_st
   for (int t = 0; t < NT; ++t) acc0[t] = acc1[t] = _mm512_setzero_ps();
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
+    PrefetchAhead<kP>(row + 2 * i);
     const __m512 w0 = LoadWeights<P>(row, i, kAll);
     const __m512 w1 = LoadWeights<P>(row, i + 16, kAll);
     KVIK_UNROLL
@@ -91,7 +94,7 @@ KVIK_AVX512 void DotPlainTokens(const uint8_t* row, const float* x, int64_t x_st
 }
 
 // DotPlainTokens for NR rows at once (prefill): every (row, token) pair keeps its own accumulators,
-// updated by the instructions DotPlainTokens<P, 1> uses in the same order, so each result is
+// updated by the instructions DotPlainTokens uses for one token in the same order, so each result is
 // bit-identical to the one-row kernel; the NR rows share each load of x, which halves the loads per
 // FMA (the one-row kernel is load-bound: two loads per two FMAs per token).
 template <Plain P, int NR, int NT>
@@ -237,8 +240,21 @@ template <Plain P>
 KVIK_TOKEN_TABLE(PlainRowsTokens, DotRowsTokensFn, DotPlainRowsTokens, P, kRowsPerKernel)
 KVIK_TOKEN_TABLE(F32RowsTokens, DotRowsTokensFn, DotF32RowsTokens, kRowsPerKernel)
 
+template <Plain P, Prefetch kP>
+KVIK_TOKEN_TABLE(PlainTokens, DotTokensFn, DotPlainTokens, P, kP)
+
+// Prefill's rows-and-tokens kernels read each tile from cache after its first token group, so only
+// the streaming ones take the prefetch.
+template <Plain P, Prefetch kP>
+KernelSet PlainKernels() {
+  return {DotOne<DotPlainTokens<P, kP, 1>>, PlainTokens<P, kP>, PlainRowsTokens<P>};
+}
+
 template <Plain P>
-KVIK_TOKEN_TABLE(PlainTokens, DotTokensFn, DotPlainTokens, P)
+KernelSet PlainKernels(Prefetch prefetch) {
+  return prefetch == Prefetch::kAhead ? PlainKernels<P, Prefetch::kAhead>()
+                                      : PlainKernels<P, Prefetch::kOff>();
+}
 
 }  // namespace
 
@@ -256,24 +272,22 @@ bool CpuHasAvx512() {
   return (xcr0_lo & 0xe6) == 0xe6;
 }
 
-KernelSet Avx512Kernels(DType type) {
+KernelSet Avx512Kernels(DType type, Prefetch prefetch) {
   if (!CpuHasAvx512()) return {};
   switch (type) {
     case DType::kF32: {
-      KernelSet set = Avx2Kernels(DType::kF32);  // 8-lane arithmetic; see DotF32RowsTokens
+      KernelSet set = Avx2Kernels(DType::kF32, prefetch);  // 8-lane arithmetic; see DotF32RowsTokens
       set.dot_rows_tokens = F32RowsTokens;
       return set;
     }
     case DType::kF16:
-      return {DotOne<DotPlainTokens<Plain::kF16, 1>>, PlainTokens<Plain::kF16>,
-              PlainRowsTokens<Plain::kF16>};
+      return PlainKernels<Plain::kF16>(prefetch);
     case DType::kBF16:
-      return {DotOne<DotPlainTokens<Plain::kBf16, 1>>, PlainTokens<Plain::kBf16>,
-              PlainRowsTokens<Plain::kBf16>};
+      return PlainKernels<Plain::kBf16>(prefetch);
     case DType::kQ8_0:
-      return Avx512Q8_0Kernels();
+      return Avx512Q8_0Kernels(prefetch);
     case DType::kQ4_0:
-      return Avx512Q4_0Kernels();
+      return Avx512Q4_0Kernels(prefetch);
     default:
       return {};
   }

@@ -8,6 +8,7 @@
 #include "kvik/dtype.h"
 
 #include "kvik/tensor.h"
+#include "tensor/stream_prefetch.h"
 
 namespace kvik {
 class ThreadPool;
@@ -88,30 +89,37 @@ std::string_view IsaName(Isa isa);
 DotFn ScalarDot(DType type);
 // The scalar kernels of `type` (for Q4_0 and Q8_0 including the rounded-activation ones).
 KernelSet ScalarKernels(DType type);
+// The SIMD kernel sets take a Prefetch (stream_prefetch.h): with kAhead the kernels that stream
+// weight rows also request each line kPrefetchAheadBytes ahead. The two variants give the same bits.
+//
 // Q4_0 against rounded activations: scalar (the reference), AVX2, and AVX-512 VNNI (which falls
 // back to AVX2 on AVX-512 CPUs without VNNI). Only the interleaved-group kernels differ between
 // them; row-major rows (DotRow, the rows after the last full group) take the scalar kernel. Empty
 // when the CPU lacks the ISA.
 KernelSet ScalarQ4_0Kernels();
-KernelSet Avx2Q4_0Kernels();
-KernelSet Avx512Q4_0Kernels();
+KernelSet Avx2Q4_0Kernels(Prefetch prefetch);
+KernelSet Avx512Q4_0Kernels(Prefetch prefetch);
 // The same for Q8_0 against rounded activations with their 16-bit residual (dot_q8_0.cpp).
 KernelSet ScalarQ8_0Kernels();
-KernelSet Avx2Q8_0Kernels();
-KernelSet Avx512Q8_0Kernels();
+KernelSet Avx2Q8_0Kernels(Prefetch prefetch);
+KernelSet Avx512Q8_0Kernels(Prefetch prefetch);
 // Empty when the CPU lacks AVX2+FMA+F16C or the type has no AVX2 kernel.
-KernelSet Avx2Kernels(DType type);
+KernelSet Avx2Kernels(DType type, Prefetch prefetch);
 bool CpuHasAvx2();
 // Empty when the CPU (or OS) lacks AVX-512 F/BW/VL or the type has no AVX-512 kernel.
-KernelSet Avx512Kernels(DType type);
+KernelSet Avx512Kernels(DType type, Prefetch prefetch);
 bool CpuHasAvx512();
 
 // The best ISA this CPU runs, lowered to $KVIK_ISA (scalar|avx2|avx512) when that names a lower
 // one. Decided once per process.
 Isa SelectedIsa();
+// Whether the streaming kernels prefetch: $KVIK_PREFETCH=0 or 1 when set, else kAhead on Intel
+// CPUs and kOff on others (stream_prefetch.h says why). Decided once per process.
+Prefetch SelectedPrefetch();
 // The kernels of `isa` for `type` (falling back to lower ISAs for what `isa` lacks); `dot` is
-// nullptr only for types without any kernel. `isa` must be supported by this CPU.
-KernelSet KernelsFor(Isa isa, DType type);
+// nullptr only for types without any kernel. `isa` must be supported by this CPU. The scalar
+// kernels, the reference, never prefetch.
+KernelSet KernelsFor(Isa isa, DType type, Prefetch prefetch);
 
 // MatMul with the given kernels instead of the selected ones (tests compare ISAs in one process).
 void MatMulWith(const KernelSet& kernels, const MatrixView& w, const float* x, int64_t n_tokens,

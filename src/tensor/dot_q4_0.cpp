@@ -36,6 +36,7 @@ namespace kvik::kernels {
 namespace {
 
 using integer_dot::CpuHasAvx512Vnni;
+using integer_dot::PrefetchBlockAhead;
 using integer_dot::Quad;
 using interleaved::kGroupRows;
 constexpr const interleaved::Format& kFormat = interleaved::kQ4_0;
@@ -64,7 +65,7 @@ int32_t GroupBlockSum(const uint8_t* quants, int i, const Q8Act& a) {
 
 // ---- AVX2: two halves of 8 rows, vpmaddubsw + vpmaddwd ----
 
-template <int NT>
+template <Prefetch kP, int NT>
 KVIK_Q4_AVX2 void GroupAvx2Tokens(const uint8_t* group, const Q8Act* x, int64_t x_stride, int64_t n,
                                   float* out, int64_t out_stride) {
   const int64_t n_blocks = n / 32;
@@ -78,6 +79,7 @@ KVIK_Q4_AVX2 void GroupAvx2Tokens(const uint8_t* group, const Q8Act* x, int64_t 
   for (int64_t b = 0; b < n_blocks; ++b) {
     const uint8_t* quants = interleaved::GroupQuants(kFormat, group, b);
     const uint8_t* scales = interleaved::GroupScales(kFormat, group, b);
+    PrefetchBlockAhead<kP>(scales, quants, interleaved::GroupQuantBytes(kFormat), b);
     KVIK_UNROLL
     for (int h = 0; h < 2; ++h) {
       // Chunk j's bytes for rows 8h … 8h+7: low nibbles pair with activations 4j…, high with
@@ -120,7 +122,7 @@ KVIK_Q4_AVX2 void GroupAvx2Tokens(const uint8_t* group, const Q8Act* x, int64_t 
 
 // ---- AVX-512 VNNI: all 16 rows in one vector, vpdpbusd with broadcast activations ----
 
-template <int NT>
+template <Prefetch kP, int NT>
 KVIK_Q4_VNNI void GroupVnniTokens(const uint8_t* group, const Q8Act* x, int64_t x_stride, int64_t n,
                                   float* out, int64_t out_stride) {
   const int64_t n_blocks = n / 32;
@@ -130,6 +132,8 @@ KVIK_Q4_VNNI void GroupVnniTokens(const uint8_t* group, const Q8Act* x, int64_t 
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
     const uint8_t* quants = interleaved::GroupQuants(kFormat, group, b);
+    PrefetchBlockAhead<kP>(interleaved::GroupScales(kFormat, group, b), quants,
+                           interleaved::GroupQuantBytes(kFormat), b);
     __m512i w[8];
     KVIK_UNROLL
     for (int j = 0; j < 4; ++j) {
@@ -168,8 +172,10 @@ KVIK_TOKEN_TABLE(ScalarTokens, DotQ8TokensFn, integer_dot::RowScalarTokens, kFor
                  1.0f)
 KVIK_TOKEN_TABLE(ScalarGroupTokens, DotQ8GroupTokensFn, integer_dot::GroupScalarTokens, kFormat,
                  GroupBlockSum, 1.0f)
-KVIK_TOKEN_TABLE(Avx2GroupTokens, DotQ8GroupTokensFn, GroupAvx2Tokens)
-KVIK_TOKEN_TABLE(VnniGroupTokens, DotQ8GroupTokensFn, GroupVnniTokens)
+template <Prefetch kP>
+KVIK_TOKEN_TABLE(Avx2GroupTokens, DotQ8GroupTokensFn, GroupAvx2Tokens, kP)
+template <Prefetch kP>
+KVIK_TOKEN_TABLE(VnniGroupTokens, DotQ8GroupTokensFn, GroupVnniTokens, kP)
 
 // DotRow and the kernel sets (integer_dot.h): row-major rows take the scalar reference.
 using Kernels =
@@ -179,14 +185,16 @@ using Kernels =
 
 KernelSet ScalarQ4_0Kernels() { return Kernels::Set(ScalarTokens, ScalarGroupTokens); }
 
-KernelSet Avx2Q4_0Kernels() {
+KernelSet Avx2Q4_0Kernels(Prefetch prefetch) {
   if (!CpuHasAvx2()) return {};
-  return Kernels::Set(ScalarTokens, Avx2GroupTokens);
+  return Kernels::Set(ScalarTokens, prefetch == Prefetch::kAhead ? Avx2GroupTokens<Prefetch::kAhead>
+                                                                 : Avx2GroupTokens<Prefetch::kOff>);
 }
 
-KernelSet Avx512Q4_0Kernels() {
-  if (!CpuHasAvx512Vnni()) return Avx2Q4_0Kernels();
-  return Kernels::Set(ScalarTokens, VnniGroupTokens);
+KernelSet Avx512Q4_0Kernels(Prefetch prefetch) {
+  if (!CpuHasAvx512Vnni()) return Avx2Q4_0Kernels(prefetch);
+  return Kernels::Set(ScalarTokens, prefetch == Prefetch::kAhead ? VnniGroupTokens<Prefetch::kAhead>
+                                                                 : VnniGroupTokens<Prefetch::kOff>);
 }
 
 }  // namespace kvik::kernels

@@ -37,6 +37,7 @@ namespace kvik::kernels {
 namespace {
 
 using integer_dot::CpuHasAvx512Vnni;
+using integer_dot::PrefetchBlockAhead;
 using integer_dot::Quad;
 using interleaved::kGroupRows;
 constexpr const interleaved::Format& kFormat = interleaved::kQ8_0;
@@ -65,7 +66,7 @@ int32_t GroupBlockSum(const uint8_t* quants, int i, const Q8Act& a) {
 
 // ---- AVX2: two halves of 8 rows, 16-bit multiply-adds ----
 
-template <int NT>
+template <Prefetch kP, int NT>
 KVIK_Q8_AVX2 void GroupAvx2Tokens(const uint8_t* group, const Q8Act* x, int64_t x_stride, int64_t n,
                                   float* out, int64_t out_stride) {
   const int64_t n_blocks = n / 32;
@@ -81,6 +82,7 @@ KVIK_Q8_AVX2 void GroupAvx2Tokens(const uint8_t* group, const Q8Act* x, int64_t 
   for (int64_t b = 0; b < n_blocks; ++b) {
     const uint8_t* quants = interleaved::GroupQuants(kFormat, group, b);
     const uint8_t* scales = interleaved::GroupScales(kFormat, group, b);
+    PrefetchBlockAhead<kP>(scales, quants, interleaved::GroupQuantBytes(kFormat), b);
     KVIK_UNROLL
     for (int h = 0; h < 2; ++h) {
       const __m256 d_w =
@@ -118,7 +120,7 @@ KVIK_Q8_AVX2 void GroupAvx2Tokens(const uint8_t* group, const Q8Act* x, int64_t 
 
 // ---- AVX-512 VNNI: all 16 rows in one vector, vpdpbusd on q and on r ----
 
-template <int NT>
+template <Prefetch kP, int NT>
 KVIK_Q8_VNNI void GroupVnniTokens(const uint8_t* group, const Q8Act* x, int64_t x_stride, int64_t n,
                                   float* out, int64_t out_stride) {
   const int64_t n_blocks = n / 32;
@@ -127,6 +129,8 @@ KVIK_Q8_VNNI void GroupVnniTokens(const uint8_t* group, const Q8Act* x, int64_t 
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
     const uint8_t* quants = interleaved::GroupQuants(kFormat, group, b);
+    PrefetchBlockAhead<kP>(interleaved::GroupScales(kFormat, group, b), quants,
+                           interleaved::GroupQuantBytes(kFormat), b);
     __m512i w[8];  // w + 128 of elements 4j..4j+3 of each row
     KVIK_UNROLL
     for (int j = 0; j < 8; ++j) w[j] = _mm512_load_si512(quants + 64 * j);
@@ -162,8 +166,10 @@ KVIK_TOKEN_TABLE(ScalarTokens, DotQ8TokensFn, integer_dot::RowScalarTokens, kFor
                  kResidualScale)
 KVIK_TOKEN_TABLE(ScalarGroupTokens, DotQ8GroupTokensFn, integer_dot::GroupScalarTokens, kFormat,
                  GroupBlockSum, kResidualScale)
-KVIK_TOKEN_TABLE(Avx2GroupTokens, DotQ8GroupTokensFn, GroupAvx2Tokens)
-KVIK_TOKEN_TABLE(VnniGroupTokens, DotQ8GroupTokensFn, GroupVnniTokens)
+template <Prefetch kP>
+KVIK_TOKEN_TABLE(Avx2GroupTokens, DotQ8GroupTokensFn, GroupAvx2Tokens, kP)
+template <Prefetch kP>
+KVIK_TOKEN_TABLE(VnniGroupTokens, DotQ8GroupTokensFn, GroupVnniTokens, kP)
 
 using Kernels = integer_dot::IntegerKernels<
     integer_dot::RowScalarTokens<kFormat, RowBlockSum, kResidualScale, 1>>;
@@ -172,14 +178,16 @@ using Kernels = integer_dot::IntegerKernels<
 
 KernelSet ScalarQ8_0Kernels() { return Kernels::Set(ScalarTokens, ScalarGroupTokens); }
 
-KernelSet Avx2Q8_0Kernels() {
+KernelSet Avx2Q8_0Kernels(Prefetch prefetch) {
   if (!CpuHasAvx2()) return {};
-  return Kernels::Set(ScalarTokens, Avx2GroupTokens);
+  return Kernels::Set(ScalarTokens, prefetch == Prefetch::kAhead ? Avx2GroupTokens<Prefetch::kAhead>
+                                                                 : Avx2GroupTokens<Prefetch::kOff>);
 }
 
-KernelSet Avx512Q8_0Kernels() {
-  if (!CpuHasAvx512Vnni()) return Avx2Q8_0Kernels();
-  return Kernels::Set(ScalarTokens, VnniGroupTokens);
+KernelSet Avx512Q8_0Kernels(Prefetch prefetch) {
+  if (!CpuHasAvx512Vnni()) return Avx2Q8_0Kernels(prefetch);
+  return Kernels::Set(ScalarTokens, prefetch == Prefetch::kAhead ? VnniGroupTokens<Prefetch::kAhead>
+                                                                 : VnniGroupTokens<Prefetch::kOff>);
 }
 
 }  // namespace kvik::kernels

@@ -8,6 +8,7 @@
 #include "tensor/dot_kernels.h"
 #include "tensor/interleaved_layout.h"
 #include "tensor/scratch.h"
+#include "tensor/stream_prefetch.h"
 #include "util/half.h"
 
 namespace kvik::kernels::integer_dot {
@@ -16,6 +17,18 @@ inline uint16_t Load16(const uint8_t* p) {
   uint16_t v;
   std::memcpy(&v, p, 2);
   return v;
+}
+
+// With kP, requests the lines of block b (its quants, and at the start of a pair the pair's scales:
+// the group is one stream, interleaved_layout.h) kPrefetchAheadBytes ahead, as the kernel reaches
+// them.
+template <Prefetch kP>
+inline void PrefetchBlockAhead(const uint8_t* scales, const uint8_t* quants, int64_t quant_bytes,
+                               int64_t b) {
+  if constexpr (kP == Prefetch::kAhead) {
+    if (b % 2 == 0) PrefetchAhead<kP>(scales);
+    PrefetchAheadSpan<kP>(quants, quant_bytes);
+  }
 }
 
 // Four int8 steps starting at element 4j, as one int32 for a broadcast to every lane.

@@ -21,12 +21,13 @@ namespace {
 constexpr DType kComputable[] = {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0,
                                  DType::kQ4_0};
 
-// Chosen once per type on first use (CPU detection + $KVIK_ISA), never per element.
+// Chosen once per type on first use (CPU detection + $KVIK_ISA, $KVIK_PREFETCH), never per element.
 const kernels::KernelSet& Dispatch(DType type) {
   static const auto table = [] {
     std::array<kernels::KernelSet, std::size(kComputable)> sets;
     for (size_t i = 0; i < sets.size(); ++i) {
-      sets[i] = kernels::KernelsFor(kernels::SelectedIsa(), kComputable[i]);
+      sets[i] = kernels::KernelsFor(kernels::SelectedIsa(), kComputable[i],
+                                    kernels::SelectedPrefetch());
     }
     return sets;
   }();

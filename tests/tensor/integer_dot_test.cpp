@@ -40,15 +40,19 @@ std::vector<Q8Act> Rounded(const std::vector<float>& x) {
   return blocks;
 }
 
-// Every ISA's kernels for `type` this CPU runs, the scalar reference first.
+// Every ISA's kernels for `type` this CPU runs, with and without the streaming prefetch, the
+// scalar reference first.
 std::vector<KernelSet> SupportedSets(DType type) {
   const bool q4 = type == DType::kQ4_0;
   std::vector<KernelSet> sets = {q4 ? kernels::ScalarQ4_0Kernels() : kernels::ScalarQ8_0Kernels()};
-  if (kernels::CpuHasAvx2()) {
-    sets.push_back(q4 ? kernels::Avx2Q4_0Kernels() : kernels::Avx2Q8_0Kernels());
-  }
-  if (kernels::CpuHasAvx512()) {
-    sets.push_back(q4 ? kernels::Avx512Q4_0Kernels() : kernels::Avx512Q8_0Kernels());
+  for (kernels::Prefetch prefetch : {kernels::Prefetch::kOff, kernels::Prefetch::kAhead}) {
+    if (kernels::CpuHasAvx2()) {
+      sets.push_back(q4 ? kernels::Avx2Q4_0Kernels(prefetch) : kernels::Avx2Q8_0Kernels(prefetch));
+    }
+    if (kernels::CpuHasAvx512()) {
+      sets.push_back(q4 ? kernels::Avx512Q4_0Kernels(prefetch)
+                        : kernels::Avx512Q8_0Kernels(prefetch));
+    }
   }
   return sets;
 }

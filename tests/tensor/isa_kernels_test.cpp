@@ -1,5 +1,5 @@
-// Every ISA's kernels on this CPU (scalar, AVX2, AVX-512) against the scalar reference, and the
-// token-batched MatMul against one-token MatVec bit for bit.
+// Every ISA's kernels on this CPU (scalar, AVX2, AVX-512), with and without the streaming prefetch,
+// against the scalar reference, and the token-batched MatMul against one-token MatVec bit for bit.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -18,6 +18,7 @@ namespace {
 
 using kernels::Isa;
 using kernels::KernelSet;
+using kernels::Prefetch;
 
 using testing::RandomFloats;
 
@@ -40,6 +41,7 @@ std::vector<int64_t> OddLengths(DType type) {
 struct Case {
   Isa isa;
   DType type;
+  Prefetch prefetch;
 };
 
 class IsaKernelTest : public ::testing::TestWithParam<Case> {
@@ -52,9 +54,9 @@ class IsaKernelTest : public ::testing::TestWithParam<Case> {
   KernelSet Kernels() const {
     switch (GetParam().isa) {
       case Isa::kAvx512:
-        return kernels::Avx512Kernels(GetParam().type);
+        return kernels::Avx512Kernels(GetParam().type, GetParam().prefetch);
       case Isa::kAvx2:
-        return kernels::Avx2Kernels(GetParam().type);
+        return kernels::Avx2Kernels(GetParam().type, GetParam().prefetch);
       default:
         return kernels::ScalarKernels(GetParam().type);
     }
@@ -189,23 +191,52 @@ TEST_P(IsaKernelTest, MatMulOverMoreTokensThanOneScratchChunkEqualsPerTokenDots)
   }
 }
 
-void PrintTo(const Case& c, std::ostream* os) {
-  *os << kernels::IsaName(c.isa) << "/" << Name(c.type);
+std::string CaseName(const Case& c) {
+  return std::string(kernels::IsaName(c.isa)) + "_" + std::string(Name(c.type)) +
+         (c.prefetch == Prefetch::kAhead ? "_prefetch" : "");
 }
+
+void PrintTo(const Case& c, std::ostream* os) { *os << CaseName(c); }
 
 std::vector<Case> AllCases() {
   std::vector<Case> cases;
-  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512})
-    for (DType type : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0})
-      cases.push_back({isa, type});
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    for (DType type : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0}) {
+      cases.push_back({isa, type, Prefetch::kOff});
+      if (isa != Isa::kScalar) cases.push_back({isa, type, Prefetch::kAhead});
+    }
+  }
   return cases;
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryIsaAndType, IsaKernelTest, ::testing::ValuesIn(AllCases()),
-                         [](const auto& info) {
-                           return std::string(kernels::IsaName(info.param.isa)) + "_" +
-                                  std::string(Name(info.param.type));
-                         });
+                         [](const auto& info) { return CaseName(info.param); });
+
+// Row-major Q4_0/Q8_0 rows take the scalar kernel; integer_dot_test.cpp holds every interleaved
+// group kernel, prefetching or not, to the reference's bits.
+TEST(IsaPrefetchTest, PrefetchingChangesNoBitOfAFloatProduct) {
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+    if (isa == Isa::kAvx2 && !kernels::CpuHasAvx2()) continue;
+    if (isa == Isa::kAvx512 && !kernels::CpuHasAvx512()) continue;
+    const auto kernels_of = isa == Isa::kAvx512 ? kernels::Avx512Kernels : kernels::Avx2Kernels;
+    for (DType type : {DType::kF32, DType::kF16, DType::kBF16}) {
+      const KernelSet off = kernels_of(type, Prefetch::kOff);
+      const KernelSet ahead = kernels_of(type, Prefetch::kAhead);
+      // Several times kPrefetchAheadBytes, so the prefetches also run past the matrix's end.
+      const int64_t rows = 67, cols = 801;
+      const auto w = Quantized(type, rows, cols, 21);
+      const MatrixView view{type, rows, cols, w.data()};
+      const auto x = RandomFloats(5 * cols, 22);
+      for (int64_t n_tokens : {1, 2, 5}) {
+        std::vector<float> y_off(n_tokens * rows), y_ahead(n_tokens * rows);
+        kernels::MatMulWith(off, view, x.data(), n_tokens, y_off.data(), nullptr);
+        kernels::MatMulWith(ahead, view, x.data(), n_tokens, y_ahead.data(), nullptr);
+        EXPECT_EQ(y_off, y_ahead) << kernels::IsaName(isa) << " " << Name(type)
+                                  << " tokens=" << n_tokens;
+      }
+    }
+  }
+}
 
 TEST(IsaDispatchTest, KernelIsaNamesTheSelectedIsa) {
   EXPECT_EQ(KernelIsa(), kernels::IsaName(kernels::SelectedIsa()));
@@ -217,12 +248,24 @@ TEST(IsaDispatchTest, KernelIsaNamesTheSelectedIsa) {
   }
 }
 
+TEST(IsaDispatchTest, KvikPrefetchChoosesThePrefetchElseTheCpuVendorDoes) {
+  const std::string requested = std::getenv("KVIK_PREFETCH") ? std::getenv("KVIK_PREFETCH") : "";
+  __builtin_cpu_init();
+  Prefetch expected = __builtin_cpu_is("intel") ? Prefetch::kAhead : Prefetch::kOff;
+  if (requested == "0") expected = Prefetch::kOff;
+  if (requested == "1") expected = Prefetch::kAhead;
+  EXPECT_EQ(kernels::SelectedPrefetch(), expected);
+}
+
 TEST(IsaDispatchTest, EverySupportedIsaHasAKernelForEveryComputableType) {
   for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
     if (isa == Isa::kAvx2 && !kernels::CpuHasAvx2()) continue;
     if (isa == Isa::kAvx512 && !kernels::CpuHasAvx512()) continue;
     for (DType type : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0}) {
-      EXPECT_NE(kernels::KernelsFor(isa, type).dot, nullptr) << kernels::IsaName(isa) << Name(type);
+      for (Prefetch prefetch : {Prefetch::kOff, Prefetch::kAhead}) {
+        EXPECT_NE(kernels::KernelsFor(isa, type, prefetch).dot, nullptr)
+            << kernels::IsaName(isa) << Name(type);
+      }
     }
   }
 }
@@ -234,8 +277,9 @@ TEST(IsaDispatchTest, DispatchedMatMulUsesTheSelectedIsasKernels) {
   const MatrixView view{DType::kQ8_0, rows, cols, w.data()};
   std::vector<float> dispatched(rows), direct(rows);
   MatVec(view, x.data(), dispatched.data(), nullptr);
-  kernels::MatMulWith(kernels::KernelsFor(kernels::SelectedIsa(), DType::kQ8_0), view, x.data(), 1,
-                      direct.data(), nullptr);
+  kernels::MatMulWith(
+      kernels::KernelsFor(kernels::SelectedIsa(), DType::kQ8_0, kernels::SelectedPrefetch()), view,
+      x.data(), 1, direct.data(), nullptr);
   EXPECT_EQ(dispatched, direct);
 }
 
