@@ -25,10 +25,12 @@ for t in f32 f16 q8_0 q4_0; do
 done
 echo
 echo "### Prefill pp512 vs FMA peak"
-peak=$("$build/tensor_bench" --benchmark_filter='PeakFma/256/real_time/threads:2' \
+# The machine's peak is the faster of the 256- and 512-bit FMA loops: equal on a Zen 4 (one 512-bit
+# FMA is two 256-bit halves), twice as fast at 512 bits on a Xeon with two 512-bit FMA units.
+peak=$("$build/tensor_bench" --benchmark_filter='PeakFma/(256|512)/real_time/threads:2' \
        --benchmark_repetitions=3 --benchmark_report_aggregates_only --benchmark_format=json |
-       /usr/bin/python3 -c 'import json,sys; b=[x for x in json.load(sys.stdin)["benchmarks"] if x.get("aggregate_name")=="median"][0]; print(b["FLOP/s"])')
-echo "FMA peak, 2 threads (tensor_bench PeakFma, median of 3): $(/usr/bin/python3 -c "print(f'{$peak/1e9:.1f}')") GFLOP/s"
+       /usr/bin/python3 -c 'import json,sys; print(max(b["FLOP/s"] for b in json.load(sys.stdin)["benchmarks"] if b.get("aggregate_name")=="median"))')
+echo "FMA peak, 2 threads (tensor_bench PeakFma, 256 or 512 bits, the faster; median of 3): $(/usr/bin/python3 -c "print(f'{$peak/1e9:.1f}')") GFLOP/s"
 for t in f32 f16; do
   json=$("$kvik" bench -m models/small-$t.gguf -t 2 -p 512 -n 0 -r "$reps" --json)
   /usr/bin/python3 - "$json" "$peak" "$t" <<'PY'

@@ -36,11 +36,12 @@ constexpr int kMaxTokensPerKernel = 4;
       default: return KERNEL<__VA_OPT__(__VA_ARGS__, ) 4>;              \
     }                                                                   \
   }
-// out[t * out_stride + r] = row r · x_t for kRowsPerKernel rows `row_bytes` apart and the kernel's
-// fixed number of tokens; each result bit-identical to the same ISA's DotFn on that row and token.
+// out[t * out_stride + r] = row r · x_t for the kernel set's rows_per_kernel rows `row_bytes` apart
+// and the kernel's fixed number of tokens; each result bit-identical to the same ISA's DotFn on that
+// row and token.
 using DotRowsTokensFn = void (*)(const uint8_t* rows, int64_t row_bytes, const float* x,
                                  int64_t x_stride, int64_t n, float* out, int64_t out_stride);
-constexpr int kRowsPerKernel = 2;
+constexpr int kRowsPerKernel = 2;  // rows_per_kernel unless a set says otherwise
 
 // 32 activations rounded to int8 steps of one f32 scale d (x ≈ d · q), plus a second int8 step of
 // d / 256 for what q leaves (x ≈ d · (q + r / 256), i.e. 16-bit precision), for weight types
@@ -71,7 +72,7 @@ struct KernelSet {
   // Kernel for 1..kMaxTokensPerKernel tokens (an argument above the maximum gets the maximum);
   // nullptr when the ISA has no token-batched kernels (MatMul then calls `dot` per token).
   DotTokensFn (*dot_tokens)(int n_tokens) = nullptr;
-  // Kernel for kRowsPerKernel rows × 1..kMaxTokensPerKernel tokens (rows share each load of x);
+  // Kernel for rows_per_kernel rows × 1..kMaxTokensPerKernel tokens (rows share each load of x);
   // nullptr when the ISA has none.
   DotRowsTokensFn (*dot_rows_tokens)(int n_tokens) = nullptr;
   // Set for types multiplied against rounded activations (Q4_0, Q8_0): MatMul rounds each x row once
@@ -80,6 +81,8 @@ struct KernelSet {
   // row-major or interleaved, give the scalar reference's bits.
   DotQ8TokensFn (*dot_q8_tokens)(int n_tokens) = nullptr;
   DotQ8GroupTokensFn (*dot_q8_group_tokens)(int n_tokens) = nullptr;
+  // Rows per dot_rows_tokens call: as many as its accumulators fit in registers.
+  int rows_per_kernel = kRowsPerKernel;
 };
 
 enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };

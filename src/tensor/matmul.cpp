@@ -154,19 +154,24 @@ void RunRows(const KernelSet& k, const MatrixView& w, const PreparedX& x, int64_
   // and 16 sequences, which stream the weights from memory, by 10-25%.
   constexpr int64_t kMinTokensForRowBlocking = 17;
   const int64_t rows_per_call =
-      k.dot_rows_tokens && n_tokens >= kMinTokensForRowBlocking ? kRowsPerKernel : 1;
+      k.dot_rows_tokens && n_tokens >= kMinTokensForRowBlocking ? k.rows_per_kernel : 1;
   ForTiles(begin, end, n_tokens, rows_per_call, [&](int64_t r, int64_t rows, int64_t t, int group) {
-    const uint8_t* row = w.data + r * row_bytes;
     const float* xt = x.f + t * x.f_stride;
-    if (rows == kRowsPerKernel) {
-      k.dot_rows_tokens(group)(row, row_bytes, xt, x.f_stride, w.cols, y + t * y_stride + r,
-                               y_stride);
-    } else if (k.dot_tokens) {
-      // Register blocking: the group shares each load and conversion of the weights.
-      k.dot_tokens(group)(row, xt, x.f_stride, w.cols, y + t * y_stride + r, y_stride);
-    } else {
-      for (int g = 0; g < group; ++g) {
-        y[(t + g) * y_stride + r] = k.dot(row, xt + g * x.f_stride, w.cols);
+    if (rows == k.rows_per_kernel) {
+      k.dot_rows_tokens(group)(w.data + r * row_bytes, row_bytes, xt, x.f_stride, w.cols,
+                               y + t * y_stride + r, y_stride);
+      return;
+    }
+    // One row at a time: decode, or the rows a tile leaves after its last full call.
+    for (int64_t last = r + rows; r < last; ++r) {
+      const uint8_t* row = w.data + r * row_bytes;
+      if (k.dot_tokens) {
+        // Register blocking: the group shares each load and conversion of the weights.
+        k.dot_tokens(group)(row, xt, x.f_stride, w.cols, y + t * y_stride + r, y_stride);
+      } else {
+        for (int g = 0; g < group; ++g) {
+          y[(t + g) * y_stride + r] = k.dot(row, xt + g * x.f_stride, w.cols);
+        }
       }
     }
   });

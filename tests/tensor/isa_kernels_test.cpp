@@ -108,25 +108,25 @@ TEST_P(IsaKernelTest, RowsAndTokensKernelEqualsOneRowOneTokenDotBitForBit) {
   if (!set.dot_rows_tokens) GTEST_SKIP() << "this ISA and type have no rows-and-tokens kernel";
   for (int64_t n : OddLengths(type)) {
     const int64_t row_bytes = RowBytes(type, n) + 64;  // rows need not be packed
-    std::vector<uint8_t> rows(kernels::kRowsPerKernel * row_bytes);
-    for (int r = 0; r < kernels::kRowsPerKernel; ++r) {
+    std::vector<uint8_t> rows(set.rows_per_kernel * row_bytes);
+    for (int r = 0; r < set.rows_per_kernel; ++r) {
       const auto row = Quantized(type, 1, n, 20 + r);
       std::copy(row.begin(), row.end(), rows.begin() + r * row_bytes);
     }
     const int64_t x_stride = n + 5;
     const auto x = RandomFloats(kernels::kMaxTokensPerKernel * x_stride, 15);
     for (int count = 1; count <= kernels::kMaxTokensPerKernel; ++count) {
-      const int64_t out_stride = kernels::kRowsPerKernel + 1;
+      const int64_t out_stride = set.rows_per_kernel + 1;
       std::vector<float> out(count * out_stride, -1.0f);
       set.dot_rows_tokens(count)(rows.data(), row_bytes, x.data(), x_stride, n, out.data(),
                                  out_stride);
       for (int t = 0; t < count; ++t) {
-        for (int r = 0; r < kernels::kRowsPerKernel; ++r) {
+        for (int r = 0; r < set.rows_per_kernel; ++r) {
           ASSERT_EQ(out[t * out_stride + r],
                     set.dot(rows.data() + r * row_bytes, x.data() + t * x_stride, n))
               << Name(type) << " n=" << n << " row " << r << " token " << t << " of " << count;
         }
-        ASSERT_EQ(out[t * out_stride + kernels::kRowsPerKernel], -1.0f) << "wrote past its rows";
+        ASSERT_EQ(out[t * out_stride + set.rows_per_kernel], -1.0f) << "wrote past its rows";
       }
     }
   }
@@ -167,6 +167,31 @@ TEST_P(IsaKernelTest, MatMulEqualsMatVecBitForBitForAnyTokenAndThreadCount) {
                 << Name(type) << " " << shape.rows << "x" << shape.cols << " tokens=" << n_tokens
                 << " threads=" << threads << " t=" << t << " r=" << r;
           }
+        }
+      }
+    }
+  }
+}
+
+TEST_P(IsaKernelTest, RowBlockedMatMulEqualsPerTokenDotsBitForBit) {
+  // From 17 tokens MatMul calls the rows-and-tokens kernel; 37 and 131 rows leave every remainder
+  // of 1 to 3 rows after its calls in some tile, and 3 threads split the rows off tile bounds.
+  const DType type = GetParam().type;
+  const KernelSet set = Kernels();
+  const int64_t cols = IsBlocked(type) ? 5 * 32 : 93, n_tokens = 23;
+  for (int64_t rows : {37, 131}) {
+    const auto w = Quantized(type, rows, cols, 23);
+    const auto x = RandomFloats(n_tokens * cols, 24);
+    for (int threads : {1, 3}) {
+      ThreadPool pool(threads);
+      std::vector<float> y(n_tokens * rows);
+      kernels::MatMulWith(set, {type, rows, cols, w.data()}, x.data(), n_tokens, y.data(), &pool);
+      for (int64_t t = 0; t < n_tokens; ++t) {
+        for (int64_t r = 0; r < rows; ++r) {
+          ASSERT_EQ(y[t * rows + r],
+                    set.dot(w.data() + r * RowBytes(type, cols), x.data() + t * cols, cols))
+              << Name(type) << " rows=" << rows << " threads=" << threads << " t=" << t
+              << " r=" << r;
         }
       }
     }
