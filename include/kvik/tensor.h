@@ -114,7 +114,8 @@ void RopeInPlace(float* x, int64_t n_heads, int64_t head_dim, int64_t rope_dim, 
 void SoftmaxInPlace(float* x, int64_t n);
 // Index of the largest of n values; the lowest index on ties (greedy decoding).
 int32_t ArgMax(const float* x, int64_t n);
-// Sum of n floats in 32 independent lanes: a pure streaming read, used to measure memory bandwidth.
+// Sum of n floats in 32 independent lanes: a pure streaming read, used to measure memory bandwidth
+// (with the weight kernels' software prefetch where they use it).
 float StreamSum(const float* x, int64_t n);
 // gate[i] = silu(gate[i]) * up[i] (SwiGLU).
 void SwiGluInPlace(float* gate, const float* up, int64_t n);

@@ -166,6 +166,24 @@ PY
       fail "--depth-loss with --roofline not refused"
     ;;
 
+  bench_roofline)
+    model=$(tiny)
+    # Both ceilings: the DRAM stream and a plain read of the step's own bytes, each with the
+    # fraction of it decode reached.
+    "$kvik" bench -m "$model" -t 2 -n 4 -r 2 --roofline --json >"$work/roofline.json" ||
+      fail "bench --roofline failed"
+    $py - "$work/roofline.json" <<'PY' || fail "bench --roofline: $(cat "$work/roofline.json")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["read_bandwidth_gbps"] > 0 and r["step_bytes_read_gbps"] > 0, r
+assert r["decode_tps_median"] > 0 and r["fraction"] > 0 and r["fraction_of_step_bytes_read"] > 0, r
+assert abs(r["decode_ceiling_tps"] * (r["weight_bytes"] + r["kv_bytes_per_step"]) / 1e9
+           - r["read_bandwidth_gbps"]) < 1e-6 * r["read_bandwidth_gbps"], r
+PY
+    "$kvik" bench -m "$model" -t 2 -n 4 -r 1 --roofline | grep -q "a plain read of a step's" ||
+      fail "bench --roofline does not print the step-bytes ceiling"
+    ;;
+
   generate_greedy_is_deterministic_and_cache_free_path_agrees)
     model=$(tiny)
     a=$("$kvik" generate -m "$model" -p "once upon a time" -n 40 --temp 0 2>/dev/null)

@@ -1,7 +1,7 @@
 # End-to-end cases of the kvik binary (tests/cli/cli_test.sh), one CTest test each.
 set(kvik_cli_cases
   bad_model_files bad_options oversize_prompt kv_size memory_matches_formula
-  bench_tests_and_depth_loss
+  bench_tests_and_depth_loss bench_roofline
   generate_greedy_is_deterministic_and_cache_free_path_agrees generate_writes_every_byte
   make_model_is_reproducible perplexity)
 foreach(case ${kvik_cli_cases})
