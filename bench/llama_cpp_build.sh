@@ -9,6 +9,7 @@
 #
 # usage: source bench/llama_cpp_build.sh; llama_cpp_tools BUILD_DIR TARGET...
 #   sets llama_bin (the directory of the built tools) and llama_commit.
+
 # -march=native, except on CPUs with AMX: there ggml's AMX matrix kernels die of SIGILL on
 # `tileloadd` in this VM (the Q8_0 and Q4_0 prefill, though CPUID, XCR0 and arch_prctl all grant
 # AMX), so the build names the CPU's AVX-512 features one by one and leaves AMX out. kvik uses no
@@ -42,8 +43,10 @@ llama_cpp_tools() {
       tar -xzf "$llama_dir/node-llama-cpp-3.22.1.tgz" -C "$llama_dir" package/llama/gitRelease.bundle
       git clone --quiet "$llama_dir/package/llama/gitRelease.bundle" "$llama_dir/src"
     fi
-    cmake -S "$llama_dir/src" -B "$llama_dir/build" -DCMAKE_BUILD_TYPE=Release $(llama_cpp_isa_flags) \
-      -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF >/dev/null
+    # shellcheck disable=SC2046  # one word per flag
+    cmake -S "$llama_dir/src" -B "$llama_dir/build" -DCMAKE_BUILD_TYPE=Release \
+      $(llama_cpp_isa_flags) -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF \
+      >/dev/null
     cmake --build "$llama_dir/build" -j"$(nproc)" --target "${missing[@]}" >/dev/null
   fi
   llama_bin=$llama_dir/build/bin

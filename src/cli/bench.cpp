@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <new>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -308,12 +309,18 @@ int RunRoofline(Bench& bench, int reps, int64_t n_gen, int64_t depth, bool json,
   // The DRAM roofline assumes every byte comes from memory each step. Where the last-level cache
   // keeps part of the weights between steps (a 480 MiB-L3 Xeon put small-q8_0 decode at 150% of
   // it), the ceiling the kernels can be held to is a plain read of the step's own bytes, pass
-  // after pass: the same cache hits, with nothing else to do.
-  ReadBandwidthProbe step_bytes(bench.pool, weight_bytes + static_cast<uint64_t>(kv_bytes));
+  // after pass: the same cache hits, with nothing else to do. A step of 1 GiB or more is no
+  // cache's, and there the DRAM probe is that read (and no second model-sized buffer is needed).
+  const uint64_t bytes_per_step = weight_bytes + static_cast<uint64_t>(kv_bytes);
+  std::optional<ReadBandwidthProbe> step_bytes;
+  if (bytes_per_step < ReadBandwidthProbe::kDramBytes) {
+    step_bytes.emplace(bench.pool, bytes_per_step);
+  }
   std::vector<double> bandwidths, step_bandwidths, tps, fractions, step_fractions;
   for (int r = 0; r < reps; ++r) {
-    step_bandwidths.push_back(step_bytes.SteadySample());
+    if (step_bytes) step_bandwidths.push_back(step_bytes->SteadySample());
     bandwidths.push_back(probe.Sample());
+    if (!step_bytes) step_bandwidths.push_back(bandwidths.back());
     auto steps = bench.DecodeStepMs(depth, n_gen, 300 + r);
     if (!steps.ok()) return Fail(steps.status());
     double total = 0;
@@ -346,7 +353,7 @@ int RunRoofline(Bench& bench, int reps, int64_t n_gen, int64_t depth, bool json,
                 (long long)n_gen, achieved, reps, 100 * fraction);
     std::printf("a plain read of a step's %s, pass after pass: %.1f GB/s (median of %d); decode "
                 "reads at %.0f%% of that rate (median of each run against its own sample)\n",
-                FormatBytes(weight_bytes + uint64_t(kv_bytes)).c_str(), step_bandwidth_gbps, reps,
+                FormatBytes(bytes_per_step).c_str(), step_bandwidth_gbps, reps,
                 100 * step_fraction);
   }
   return 0;

@@ -94,8 +94,8 @@ KVIK_AVX512 void DotPlainTokens(const uint8_t* row, const float* x, int64_t x_st
 }
 
 // DotPlainTokens for NR rows at once (prefill): every (row, token) pair keeps its own accumulators,
-// updated by the instructions DotPlainTokens uses for one token in the same order, so each result is
-// bit-identical to the one-row kernel; the NR rows share each load of x, which halves the loads per
+// updated by the instructions DotPlainTokens uses for one token, in the same order, so each result
+// is bit-identical to the one-row kernel; the NR rows share each load of x, which halves the loads per
 // FMA (the one-row kernel is load-bound: two loads per two FMAs per token).
 template <Plain P, int NR, int NT>
 KVIK_AVX512 void DotPlainRowsTokens(const uint8_t* rows, int64_t row_bytes, const float* x,
@@ -167,7 +167,8 @@ KVIK_AVX512 void DotPlainRowsTokens(const uint8_t* rows, int64_t row_bytes, cons
 // 8-15; a remaining full 8 goes to acc0 and the partial 8 to acc1) are the low and high halves of
 // one, so each lane runs the same FMAs in the same order, and the final acc0 + acc1 and horizontal
 // sum are the same too. On a CPU with two 512-bit FMA units (that Xeon) a 512-bit FMA does twice
-// the work of a 256-bit one: small-f32 pp512 went from 1020-1030 to 1250-1260 tok/s.
+// the work of a 256-bit one: small-f32 pp512 went from 1010-1018 to 1350-1413 tok/s (with the 4
+// rows a call of F32RowsTokens below).
 //
 // Lanes not in `mask` read no memory and keep their sums: with kToHigh, 8 elements from `first` go
 // to lanes 8-15 (acc1's), where the AVX2 kernel adds its last partial 8.
@@ -183,14 +184,14 @@ KVIK_AVX512 __attribute__((always_inline)) inline __m512 LoadF32Lanes(const floa
 }
 
 template <bool kToHigh, int NR, int NT>
-KVIK_AVX512 __attribute__((always_inline)) inline void F32Step(const uint8_t* rows, int64_t row_bytes,
-                                                               const float* x, int64_t x_stride,
-                                                               int64_t first, __mmask16 mask,
-                                                               __m512 (&acc)[NR][NT]) {
+KVIK_AVX512 __attribute__((always_inline)) inline void F32Step(
+    const uint8_t* rows, int64_t row_bytes, const float* x, int64_t x_stride, int64_t first,
+    __mmask16 mask, __m512 (&acc)[NR][NT]) {
   __m512 w[NR];
   KVIK_UNROLL
   for (int r = 0; r < NR; ++r) {
-    w[r] = LoadF32Lanes<kToHigh>(reinterpret_cast<const float*>(rows + r * row_bytes) + first, mask);
+    const float* row = reinterpret_cast<const float*>(rows + r * row_bytes);
+    w[r] = LoadF32Lanes<kToHigh>(row + first, mask);
   }
   KVIK_UNROLL
   for (int t = 0; t < NT; ++t) {
@@ -282,7 +283,8 @@ KernelSet Avx512Kernels(DType type, Prefetch prefetch) {
   if (!CpuHasAvx512()) return {};
   switch (type) {
     case DType::kF32: {
-      KernelSet set = Avx2Kernels(DType::kF32, prefetch);  // 8-lane arithmetic; see DotF32RowsTokens
+      // 8-lane arithmetic; see DotF32RowsTokens.
+      KernelSet set = Avx2Kernels(DType::kF32, prefetch);
       set.dot_rows_tokens = F32RowsTokens;
       set.rows_per_kernel = kF32RowsPerKernel;
       return set;

@@ -36,9 +36,9 @@ constexpr int kMaxTokensPerKernel = 4;
       default: return KERNEL<__VA_OPT__(__VA_ARGS__, ) 4>;              \
     }                                                                   \
   }
-// out[t * out_stride + r] = row r · x_t for the kernel set's rows_per_kernel rows `row_bytes` apart
-// and the kernel's fixed number of tokens; each result bit-identical to the same ISA's DotFn on that
-// row and token.
+// out[t * out_stride + r] = row r · x_t for the kernel set's rows_per_kernel rows `row_bytes`
+// apart and the kernel's fixed number of tokens; each result bit-identical to the same ISA's DotFn
+// on that row and token.
 using DotRowsTokensFn = void (*)(const uint8_t* rows, int64_t row_bytes, const float* x,
                                  int64_t x_stride, int64_t n, float* out, int64_t out_stride);
 constexpr int kRowsPerKernel = 2;  // rows_per_kernel unless a set says otherwise
@@ -93,7 +93,7 @@ DotFn ScalarDot(DType type);
 // The scalar kernels of `type` (for Q4_0 and Q8_0 including the rounded-activation ones).
 KernelSet ScalarKernels(DType type);
 // The SIMD kernel sets take a Prefetch (stream_prefetch.h): with kAhead the kernels that stream
-// weight rows also request each line kPrefetchAheadBytes ahead. The two variants give the same bits.
+// weight rows also request each line kPrefetchAheadBytes ahead. Both variants give the same bits.
 //
 // Q4_0 against rounded activations: scalar (the reference), AVX2, and AVX-512 VNNI (which falls
 // back to AVX2 on AVX-512 CPUs without VNNI). Only the interleaved-group kernels differ between

@@ -156,7 +156,7 @@ float StreamSumWith(const float* x, int64_t n) {
 float StreamSum(const float* x, int64_t n) {
   // The probe reads as the weight kernels do, prefetching where they do: a ceiling they can beat
   // is no ceiling (without it, a plain read of small-q8_0's 103 MiB ran at 39.8 GB/s on a Xeon
-  // where Q8_0 decode read the same bytes at 49 GB/s).
+  // where Q8_0 decode read the same bytes at 48 GB/s).
   return kernels::SelectedPrefetch() == kernels::Prefetch::kAhead
              ? StreamSumWith<kernels::Prefetch::kAhead>(x, n)
              : StreamSumWith<kernels::Prefetch::kOff>(x, n);

@@ -5,8 +5,8 @@
 // (SelectedPrefetch in dispatch.cpp), like the ISA:
 // - On the Intel Xeon of the ninth session (2 cores of a 480 MiB-L3 part), one core kept too few
 //   lines in flight for its hardware prefetchers to stream at memory speed: small-f16 decode read
-//   its weights at 71% of the bandwidth roofline. Asking for each line 8 KiB ahead, into L2, made
-//   decode 1.1-1.7x faster in every weight type (docs/performance.md, "Ninth session").
+//   its weights at 68-73% of the bandwidth roofline. Asking for each line 8 KiB ahead, into L2,
+//   made decode 1.1-1.8x faster in every weight type (docs/performance.md, "Ninth session").
 // - On the AMD Zen 4 of earlier sessions the hardware prefetchers streamed at memory speed alone,
 //   and a prefetch in the float rows made F32 and F16 decode 9-11% slower (docs/performance.md,
 //   huge pages), so it stays off there.
