@@ -95,8 +95,8 @@ KVIK_AVX512 void DotPlainTokens(const uint8_t* row, const float* x, int64_t x_st
 
 // DotPlainTokens for NR rows at once (prefill): every (row, token) pair keeps its own accumulators,
 // updated by the instructions DotPlainTokens uses for one token, in the same order, so each result
-// is bit-identical to the one-row kernel; the NR rows share each load of x, which halves the loads per
-// FMA (the one-row kernel is load-bound: two loads per two FMAs per token).
+// is bit-identical to the one-row kernel; the NR rows share each load of x, which halves the loads
+// per FMA (the one-row kernel is load-bound: two loads per two FMAs per token).
 template <Plain P, int NR, int NT>
 KVIK_AVX512 void DotPlainRowsTokens(const uint8_t* rows, int64_t row_bytes, const float* x,
                                     int64_t x_stride, int64_t n, float* out, int64_t out_stride) {
