@@ -98,6 +98,11 @@ struct IntegerKernels {
   static KernelSet Set(DotQ8TokensFn (*row_tokens)(int), DotQ8GroupTokensFn (*group_tokens)(int)) {
     return {Dot, nullptr, nullptr, row_tokens, group_tokens};
   }
+  // A SIMD set: its group kernels with the streaming prefetch or without (stream_prefetch.h).
+  static KernelSet Set(DotQ8TokensFn (*row_tokens)(int), DotQ8GroupTokensFn (*group_off)(int),
+                       DotQ8GroupTokensFn (*group_ahead)(int), Prefetch prefetch) {
+    return Set(row_tokens, prefetch == Prefetch::kAhead ? group_ahead : group_off);
+  }
 };
 
 inline bool CpuHasAvx512Vnni() {
