@@ -187,14 +187,14 @@ KernelSet ScalarQ4_0Kernels() { return Kernels::Set(ScalarTokens, ScalarGroupTok
 
 KernelSet Avx2Q4_0Kernels(Prefetch prefetch) {
   if (!CpuHasAvx2()) return {};
-  return Kernels::Set(ScalarTokens, Avx2GroupTokens<Prefetch::kOff>, Avx2GroupTokens<Prefetch::kAhead>,
-                      prefetch);
+  return Kernels::Set(ScalarTokens, Avx2GroupTokens<Prefetch::kOff>,
+                      Avx2GroupTokens<Prefetch::kAhead>, prefetch);
 }
 
 KernelSet Avx512Q4_0Kernels(Prefetch prefetch) {
   if (!CpuHasAvx512Vnni()) return Avx2Q4_0Kernels(prefetch);
-  return Kernels::Set(ScalarTokens, VnniGroupTokens<Prefetch::kOff>, VnniGroupTokens<Prefetch::kAhead>,
-                      prefetch);
+  return Kernels::Set(ScalarTokens, VnniGroupTokens<Prefetch::kOff>,
+                      VnniGroupTokens<Prefetch::kAhead>, prefetch);
 }
 
 }  // namespace kvik::kernels

@@ -180,14 +180,14 @@ KernelSet ScalarQ8_0Kernels() { return Kernels::Set(ScalarTokens, ScalarGroupTok
 
 KernelSet Avx2Q8_0Kernels(Prefetch prefetch) {
   if (!CpuHasAvx2()) return {};
-  return Kernels::Set(ScalarTokens, Avx2GroupTokens<Prefetch::kOff>, Avx2GroupTokens<Prefetch::kAhead>,
-                      prefetch);
+  return Kernels::Set(ScalarTokens, Avx2GroupTokens<Prefetch::kOff>,
+                      Avx2GroupTokens<Prefetch::kAhead>, prefetch);
 }
 
 KernelSet Avx512Q8_0Kernels(Prefetch prefetch) {
   if (!CpuHasAvx512Vnni()) return Avx2Q8_0Kernels(prefetch);
-  return Kernels::Set(ScalarTokens, VnniGroupTokens<Prefetch::kOff>, VnniGroupTokens<Prefetch::kAhead>,
-                      prefetch);
+  return Kernels::Set(ScalarTokens, VnniGroupTokens<Prefetch::kOff>,
+                      VnniGroupTokens<Prefetch::kAhead>, prefetch);
 }
 
 }  // namespace kvik::kernels
