@@ -311,7 +311,8 @@ int RunRoofline(Bench& bench, int reps, int64_t n_gen, int64_t depth, bool json,
   // it), the ceiling the kernels can be held to is a plain read of the step's own bytes, pass
   // after pass: the same cache hits, with nothing else to do. A step of 1 GiB or more is no
   // cache's, and there the DRAM probe is that read (and no second model-sized buffer is needed).
-  const uint64_t bytes_per_step = weight_bytes + static_cast<uint64_t>(kv_bytes);
+  const double read_per_step = double(weight_bytes) + kv_bytes;
+  const uint64_t bytes_per_step = static_cast<uint64_t>(read_per_step);
   std::optional<ReadBandwidthProbe> step_bytes;
   if (bytes_per_step < ReadBandwidthProbe::kDramBytes) {
     step_bytes.emplace(bench.pool, bytes_per_step);
@@ -326,13 +327,13 @@ int RunRoofline(Bench& bench, int reps, int64_t n_gen, int64_t depth, bool json,
     double total = 0;
     for (double ms : *steps) total += ms;
     tps.push_back(n_gen / (total / 1000));
-    const double step_gbps = tps.back() * (double(weight_bytes) + kv_bytes) / 1e9;
+    const double step_gbps = tps.back() * read_per_step / 1e9;
     fractions.push_back(step_gbps / bandwidths.back());
     step_fractions.push_back(step_gbps / step_bandwidths.back());
   }
   const double bandwidth_gbps = Summarize(bandwidths).median;
   const double step_bandwidth_gbps = Summarize(step_bandwidths).median;
-  const double ceiling_tps = bandwidth_gbps * 1e9 / (double(weight_bytes) + kv_bytes);
+  const double ceiling_tps = bandwidth_gbps * 1e9 / read_per_step;
   const double achieved = Summarize(tps).median, fraction = Summarize(fractions).median;
   const double step_fraction = Summarize(step_fractions).median;
   if (json) {
